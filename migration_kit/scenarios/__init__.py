@@ -1,0 +1,1 @@
+"""Scenarios: formulas and restrictions shared by import and export scenarios."""
