@@ -1,0 +1,1 @@
+"""The processes of the spec: prepare, import, export, history and roll back."""

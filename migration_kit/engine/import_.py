@@ -1,0 +1,283 @@
+"""Import: Active, unprocessed prepared records go through the mapping into the window and
+are saved, in line order.
+
+A batch of records is one transaction: the ERP documents, their Processed flags and the
+exactly-once ledger commit together, so a run killed at any instant and run again imports
+nothing twice and loses nothing. On an error the record keeps its message and the run
+stops on it (``break_on_error``, the spec's default) or goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, insert, select, update
+
+from .. import db
+from ..errors import BadInputError, FieldError, RecordError
+from ..scenarios.conditions import compile_restrictions
+from ..scenarios.model import Scenario, load_scenario
+from ..workspace import Workspace
+from . import history
+from .lock import scenario_lock
+from .mapping import ImportMapping, MappingError
+from .prepare import doc_key
+from .progress import progress_bar
+
+PR = db.prepared_record
+PL = db.prepared_line
+
+
+@dataclass
+class ImportSummary:
+    scenario: str
+    imported: int = 0
+    updated: int = 0
+    failed: int = 0
+    skipped: int = 0
+    remaining: int = 0
+    validate_only: bool = False
+    stopped: RecordError | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["stopped"] = self.stopped.to_dict() if self.stopped else None
+        return d
+
+    def __str__(self) -> str:
+        verb = "would import" if self.validate_only else "imported"
+        text = (f"{self.scenario}: {verb} {self.imported}, updated {self.updated}, failed "
+                f"{self.failed}, skipped {self.skipped} (already imported), remaining "
+                f"{self.remaining}")
+        if self.stopped:
+            text += f"\n{self.stopped}"
+        return text
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.stopped is None
+
+    def raise_for_errors(self) -> None:
+        """Raise the record error that stopped the run (fails a papermill run)."""
+        if self.stopped is not None:
+            raise self.stopped
+        if self.failed:
+            first = self.errors[0] if self.errors else {}
+            raise RecordError(first.get("message", f"{self.failed} record(s) failed"),
+                              scenario=self.scenario, line=first.get("line", 0),
+                              record=first.get("record", 0), key=first.get("key"),
+                              field_name=first.get("field"))
+
+
+def import_(ws: Workspace, name: str, *, continue_on_error: bool | None = None,
+            validate_only: bool = False, batch_size: int | None = None,
+            progress: bool = True) -> ImportSummary:
+    """Import the prepared records of scenario ``name``; see the module doc."""
+    sc = load_scenario(ws, name)
+    ws.require(sc.window, "edit")
+    with scenario_lock(ws, sc.name, "import"):
+        return _Importer(ws, sc, continue_on_error, validate_only, batch_size, progress).run()
+
+
+class _Importer:
+    def __init__(self, ws: Workspace, sc: Scenario, continue_on_error: bool | None,
+                 validate_only: bool, batch_size: int | None, progress: bool):
+        self.ws, self.sc = ws, sc
+        self.window = ws.windows.get(sc.window)
+        self.stop_on_error = (not continue_on_error if continue_on_error is not None
+                              else sc.break_on_error)
+        if validate_only:
+            self.stop_on_error = False
+        self.validate_only = validate_only
+        self.batch_size = batch_size or sc.batch_size
+        self.progress = progress
+        self.mapping = ImportMapping(ws, sc, self.window)
+        self.target_ok = compile_restrictions(sc.target_restrictions,
+                                              today=self.mapping.ctx.today, locale=sc.locale)
+        self.summary = ImportSummary(sc.name, validate_only=validate_only)
+
+    def run(self) -> ImportSummary:
+        ws, sc = self.ws, self.sc
+        with ws.transaction() as conn:
+            state = conn.execute(select(db.scenario_state).where(
+                db.scenario_state.c.scenario == sc.name)).mappings().first()
+            if state is None:
+                raise BadInputError(f"scenario {sc.name!r} has no prepared data: run prepare "
+                                    "first", scenario=sc.name)
+            self.columns = state["columns"]
+            self.version = state["file_version"]
+            self.ledger = {r[0] for r in conn.execute(
+                select(db.import_ledger.c.doc_key)
+                .where(db.import_ledger.c.scenario == sc.name))}
+            total = conn.execute(select(func.count()).select_from(PR).where(
+                _todo(sc.name))).scalar_one()
+            run = history.start(conn, sc.name, "validate" if self.validate_only else "import",
+                                ws.user, self.version)
+        bar = progress_bar(self.progress, total=total, desc=f"import {sc.name}",
+                           unit="records")
+        after = 0
+        lookup = None
+        try:
+            while True:
+                with ws.transaction() as conn:
+                    recs = conn.execute(
+                        select(PR).where(and_(_todo(sc.name), PR.c.record_no > after))
+                        .order_by(PR.c.record_no).limit(self.batch_size)).mappings().all()
+                    if not recs:
+                        break
+                    after = recs[-1]["record_no"]
+                    if lookup is None:
+                        lookup = ws.store.lookup(conn)
+                        self.validator = ws.store.validator(sc.window, lookup)
+                    lookup.conn = conn
+                    stop = self._batch(conn, recs, lookup)
+                bar.update(len(recs))
+                if stop:
+                    break
+        finally:
+            bar.close()
+        with ws.transaction() as conn:
+            self.summary.remaining = conn.execute(
+                select(func.count()).select_from(PR).where(_todo(sc.name))).scalar_one()
+            first = self.summary.stopped or (self.summary.errors[0]["message"]
+                                             if self.summary.errors else None)
+            history.finish(conn, run, status="stopped" if self.summary.stopped else "done",
+                           counts={k: v for k, v in self.summary.to_dict().items()
+                                   if isinstance(v, int)},
+                           first_error=str(first) if first else None)
+            if not self.validate_only and self.summary.remaining == 0:
+                conn.execute(db.scenario_state.update()
+                             .where(db.scenario_state.c.scenario == sc.name)
+                             .values(last_imported_version=self.version))
+        return self.summary
+
+    def _batch(self, conn, recs, lookup) -> bool:
+        """Map, save and mark one batch in the caller's transaction; True = stop here."""
+        sc, w = self.sc, self.window
+        lines = conn.execute(
+            select(PL.c.record_no, PL.c.data).where(and_(
+                PL.c.scenario == sc.name, PL.c.record_no >= recs[0]["record_no"],
+                PL.c.record_no <= recs[-1]["record_no"])).order_by(PL.c.line_no)).all()
+        rows_of: dict[int, list[dict[str, Any]]] = {}
+        cols = self.columns
+        for rec_no, data in lines:
+            rows_of.setdefault(rec_no, []).append(dict(zip(cols, json.loads(data))))
+        to_save: list[tuple[Any, dict]] = []  # (record, document)
+        marks: list[tuple[Any, str, Any]] = []  # (record, outcome, detail)
+        stop_at: tuple[Any, list[FieldError] | MappingError] | None = None
+        seen_now: set[str] = set()
+        for rec in recs:
+            rows = rows_of.get(rec["record_no"], [])
+            dk = doc_key(rec["key"])
+            if dk is not None and (dk in self.ledger or dk in seen_now):
+                marks.append((rec, "skipped", None))
+                continue
+            try:
+                doc = self.mapping.document(rows)
+            except MappingError as e:
+                marks.append((rec, "failed", e))
+                if self.stop_on_error:
+                    stop_at = (rec, e)
+                    break
+                continue
+            if sc.target_restrictions:
+                flat = {f"{w.summary}.{k}": v for k, v in doc[w.summary].items()}
+                if not self.target_ok(flat):
+                    e = MappingError(sc.target_restrictions[0].field,
+                                     "the record does not meet the target restrictions")
+                    marks.append((rec, "failed", e))
+                    if self.stop_on_error and sc.break_on_target:
+                        stop_at = (rec, e)
+                        break
+                    continue
+            if dk is not None:
+                seen_now.add(dk)
+            to_save.append((rec, doc))
+        if to_save:
+            results = self.ws.store.save_many(
+                conn, sc.window, [d for _, d in to_save], mode=sc.mode,
+                stop_on_error=self.stop_on_error, lookup=lookup, validator=self.validator,
+                dry_run=self.validate_only)
+            for (rec, _), res in zip(to_save, results):
+                if res.ok:
+                    marks.append((rec, res.action, res.key))
+                elif res.action == "failed":
+                    marks.append((rec, "failed", res.errors))
+                    if self.stop_on_error and stop_at is None:
+                        stop_at = (rec, res.errors)
+        self._write_marks(conn, marks)
+        if stop_at is not None:
+            self.summary.stopped = self._record_error(*stop_at)
+            return True
+        return False
+
+    def _write_marks(self, conn, marks) -> None:
+        sc = self.sc
+        done, errs, ledger_rows = [], [], []
+        for rec, outcome, detail in marks:
+            if outcome in ("inserted", "updated"):
+                if outcome == "inserted":
+                    self.summary.imported += 1
+                else:
+                    self.summary.updated += 1
+                if self.validate_only:
+                    continue
+                result = _jsonable(detail)
+                done.append({"s": sc.name, "r": rec["record_no"], "res": result})
+                dk = doc_key(rec["key"])
+                if dk is not None:
+                    ledger_rows.append({"scenario": sc.name, "doc_key": dk, "result": result})
+                    self.ledger.add(dk)
+            elif outcome == "skipped":
+                self.summary.skipped += 1
+                if not self.validate_only:
+                    done.append({"s": sc.name, "r": rec["record_no"], "res": None})
+            else:
+                self.summary.failed += 1
+                message, fld = _message(detail)
+                errs.append({"s": sc.name, "r": rec["record_no"], "e": message, "f": fld})
+                if len(self.summary.errors) < 1000:
+                    self.summary.errors.append({
+                        "line": rec["first_line"], "record": rec["record_no"],
+                        "key": rec["key"], "field": fld, "message": message})
+        if done:
+            conn.execute(update(PR).where(and_(PR.c.scenario == bindparam("s"),
+                                               PR.c.record_no == bindparam("r")))
+                         .values(processed=True, error=None, error_field=None,
+                                 result=bindparam("res")), done)
+        if errs:
+            conn.execute(update(PR).where(and_(PR.c.scenario == bindparam("s"),
+                                               PR.c.record_no == bindparam("r")))
+                         .values(error=bindparam("e"), error_field=bindparam("f")), errs)
+        if ledger_rows:
+            conn.execute(insert(db.import_ledger), ledger_rows)
+
+    def _record_error(self, rec, detail) -> RecordError:
+        message, fld = _message(detail)
+        return RecordError(message, scenario=self.sc.name, line=rec["first_line"],
+                           record=rec["record_no"], key=rec["key"], field_name=fld)
+
+
+def _todo(scenario: str):
+    return and_(PR.c.scenario == scenario, PR.c.active.is_(True), PR.c.processed.is_(False))
+
+
+def _message(detail) -> tuple[str, str | None]:
+    if isinstance(detail, MappingError):
+        return detail.message, detail.target
+    errors: list[FieldError] = detail or []
+    if not errors:
+        return "not saved", None
+    first = errors[0]
+    fld = f"{first.object}.{first.field}" if first.field else first.object
+    return "; ".join(str(e) for e in errors), fld
+
+
+def _jsonable(key: dict[str, Any] | None) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    return {k: (v if v is None or isinstance(v, str | int | bool) else str(v))
+            for k, v in key.items()}

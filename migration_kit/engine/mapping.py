@@ -1,0 +1,160 @@
+"""A scenario's mapping, compiled once per run into fast getters.
+
+Import: provider rows -> a window document (summary from the record's first row, one
+detail line per row). Export: a flattened window row -> provider columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..erp.windows import FieldDef, WindowDef
+from ..errors import FormulaRuntimeError
+from ..scenarios.formula import FormulaContext, ValueMap, compile_formula
+from ..scenarios.model import MappingLine, Scenario
+from ..values import convert
+from ..workspace import Workspace, load_yaml
+
+Getter = Callable[[Mapping[str, Any]], Any]
+
+
+class MappingError(Exception):
+    """A value that could not be mapped: the target field and why."""
+
+    def __init__(self, target: str, message: str):
+        self.target = target
+        self.message = message
+        super().__init__(f"{target}: {message}")
+
+
+def value_maps(ws: Workspace) -> dict[str, ValueMap]:
+    """The workspace's substitution lists (``valuemaps/NAME.yaml``)."""
+    out = {}
+    for p in sorted(ws.path("valuemaps").glob("*.yaml")):
+        d = load_yaml(p) or {}
+        mapping = {str(k): ("" if v is None else str(v))
+                   for k, v in (d.get("values") or {}).items()}
+        out[p.stem] = ValueMap(name=p.stem, mapping=mapping, default=d.get("default"))
+    return out
+
+
+def formula_context(ws: Workspace, sc: Scenario) -> FormulaContext:
+    kw: dict[str, Any] = {"value_maps": value_maps(ws), "locale": sc.locale}
+    today = sc.options.get("today") or ws.settings.get("today")
+    if today:  # a fixed "today" keeps headless runs reproducible
+        from ..values import to_date
+
+        kw["today"] = to_date(today)
+    return FormulaContext(**kw)
+
+
+def getter(m: MappingLine, ctx: FormulaContext) -> Getter:
+    if m.is_formula:
+        f = compile_formula(m.source)
+        return lambda row: f.evaluate(row, ctx)
+    if m.source is not None:
+        name = m.source
+        return lambda row: row.get(name)
+    const = m.constant
+    return lambda row: const
+
+
+@dataclass
+class _Target:
+    target: str
+    field: str
+    fdef: FieldDef
+    get: Getter
+    ignore_error: bool
+
+
+class ImportMapping:
+    """Provider rows of one record -> a window document."""
+
+    def __init__(self, ws: Workspace, sc: Scenario, window: WindowDef):
+        self.sc = sc
+        self.window = window
+        self.ctx = formula_context(ws, sc)
+        self.locale = sc.locale
+        self.by_object: dict[str, list[_Target]] = {o: [] for o in window.objects}
+        for m in sc.active_mapping():
+            if m.action or not m.target:
+                continue
+            obj, fname = m.target.split(".", 1)
+            self.by_object[obj].append(_Target(m.target, fname, window.field(obj, fname),
+                                               getter(m, self.ctx), m.ignore_error))
+        self.key_targets = [t for t in self.by_object[window.summary]
+                            if t.target in sc.keys]
+        # Identity of a document for exactly-once: the scenario's keys, else the window's.
+        ident = sc.keys or [f"{window.summary}.{k}" for k in window.key_fields]
+        mapped = {t.target: t for t in self.by_object[window.summary]}
+        self.ident_targets = ([mapped[k] for k in ident]
+                              if ident and all(k in mapped for k in ident) else [])
+        self.details = [o.name for o in window.detail_objects if self.by_object[o.name]]
+
+    def _value(self, t: _Target, row: Mapping[str, Any]) -> Any:
+        try:
+            v = t.get(row)
+            if v is None or (isinstance(v, str) and v.strip() == ""):
+                return None
+            return convert(v, t.fdef.value_type, locale=self.locale, scale=t.fdef.scale)
+        except (FormulaRuntimeError, ValueError) as e:
+            if t.ignore_error:
+                return None
+            msg = e.message if isinstance(e, FormulaRuntimeError) else str(e)
+            raise MappingError(t.target, msg) from None
+
+    def key_values(self, row: Mapping[str, Any]) -> tuple:
+        """Grouping key of a row: consecutive rows with equal keys form one record."""
+        return tuple(_plain(self._value(t, row)) for t in self.key_targets)
+
+    def identity(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
+        if not self.ident_targets:
+            return None
+        vals = {t.target: _plain(self._value(t, row)) for t in self.ident_targets}
+        return vals if all(v not in (None, "") for v in vals.values()) else None
+
+    def document(self, rows: list[Mapping[str, Any]]) -> dict[str, Any]:
+        """The window document of a record; raises MappingError naming the field."""
+        w = self.window
+        doc: dict[str, Any] = {w.summary: {t.field: self._value(t, rows[0])
+                                           for t in self.by_object[w.summary]}}
+        for obj in self.details:
+            lines = []
+            for row in rows:
+                ln = {t.field: self._value(t, row) for t in self.by_object[obj]}
+                if any(v is not None for v in ln.values()):
+                    lines.append(ln)
+            doc[obj] = lines
+        return doc
+
+
+def _plain(v: Any) -> Any:
+    """JSON-friendly text of a key value (dates and decimals as text)."""
+    if v is None or isinstance(v, str | int | bool):
+        return v
+    return str(v)
+
+
+def row_reader(columns: list[str]) -> Callable[[list[Any]], dict[str, Any]]:
+    return lambda values: dict(zip(columns, values))
+
+
+def flatten(window: WindowDef, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per detail line, the summary fields repeated; no lines: one row."""
+    head = {f"{window.summary}.{k}": v for k, v in doc[window.summary].items()}
+    details = window.detail_objects
+    if not details:
+        return [head]
+    obj = details[0]
+    lines = doc.get(obj.name) or []
+    if not lines:
+        return [{**head, **{f"{obj.name}.{f}": None for f in obj.fields}}]
+    return [{**head, **{f"{obj.name}.{k}": v for k, v in ln.items()}} for ln in lines]
+
+
+def export_getters(ws: Workspace, sc: Scenario) -> list[tuple[str, Getter]]:
+    ctx = formula_context(ws, sc)
+    return [(m.target, getter(m, ctx)) for m in sc.active_mapping() if m.target]

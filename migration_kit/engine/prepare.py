@@ -1,0 +1,170 @@
+"""Prepare: read the current file version, apply restrictions, group rows into records by
+the key fields, and store the prepared data in the workspace database. Nothing reaches the
+ERP. The old prepared data is replaced in the same transaction, so a failed prepare (a bad
+file) leaves everything as it was.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, insert, select
+
+from .. import db
+from ..errors import SourceError
+from ..providers.versions import get_version, load_provider
+from ..scenarios.conditions import compile_restrictions
+from ..scenarios.model import Scenario, load_scenario
+from ..workspace import Workspace
+from . import history
+from .lock import scenario_lock
+from .mapping import ImportMapping, MappingError
+from .progress import progress_bar
+
+CHUNK = 5000
+
+
+@dataclass
+class PrepareSummary:
+    scenario: str
+    file_version: int | None
+    lines: int
+    records: int
+    filtered_out: int
+    already_processed: int
+    errors: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        return (f"prepared {self.records} record(s) from {self.lines} line(s) of version "
+                f"{self.file_version}; {self.filtered_out} line(s) left out by restrictions; "
+                f"{self.already_processed} already imported; {self.errors} with errors")
+
+
+def encode(v: Any) -> Any:
+    """A source value as JSON: dates and decimals as text."""
+    if isinstance(v, dt.datetime):
+        return v.isoformat() if v.time() != dt.time() else v.date().isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    return v
+
+
+def dump_row(values: list[Any] | tuple) -> str:
+    return json.dumps([encode(v) for v in values], ensure_ascii=False, separators=(",", ":"))
+
+
+def doc_key(identity: dict[str, Any] | None) -> str | None:
+    return json.dumps(identity, sort_keys=True, ensure_ascii=False) if identity else None
+
+
+def prepare(ws: Workspace, name: str, *, version: int | None = None,
+            progress: bool = True) -> PrepareSummary:
+    """Prepare an import scenario (see the module doc)."""
+    sc = load_scenario(ws, name)
+    ws.require(sc.window, "edit")
+    with scenario_lock(ws, sc.name, "prepare"):
+        return _prepare(ws, sc, version, progress)
+
+
+def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
+             ) -> PrepareSummary:
+    window = ws.windows.get(sc.window)
+    prov = load_provider(ws, sc.provider)
+    fv = get_version(ws, prov.name, version)
+    mapping = ImportMapping(ws, sc, window)
+    keep = compile_restrictions(sc.restrictions, today=mapping.ctx.today, locale=sc.locale)
+    columns = prov.schema.columns()
+    lines = records = filtered = already = errors = 0
+    with ws.transaction() as conn:
+        run = history.start(conn, sc.name, "prepare", ws.user, fv.version)
+        ledger = {r[0]: r[1] for r in conn.execute(
+            select(db.import_ledger.c.doc_key, db.import_ledger.c.result)
+            .where(db.import_ledger.c.scenario == sc.name))}
+        _clear_prepared(conn, sc.name)
+        rec_rows: list[dict[str, Any]] = []
+        line_rows: list[dict[str, Any]] = []
+        current: dict[str, Any] | None = None
+        last_key: tuple | None = None
+        bar = progress_bar(progress, desc=f"prepare {sc.name}", unit="rows")
+        try:
+            for batch in prov.ptype.read_batches(fv.path, prov.params, prov.schema):
+                for values, line in zip(batch.rows, batch.lines):
+                    row = dict(zip(columns, values))
+                    if not keep(row):
+                        filtered += 1
+                        continue
+                    lines += 1
+                    err = None
+                    try:
+                        key = mapping.key_values(row) if mapping.key_targets else None
+                        ident = mapping.identity(row)
+                    except MappingError as e:
+                        key, ident, err = ("\0error", lines), None, e
+                    if current is None or key is None or key != last_key:
+                        records += 1
+                        dk = doc_key(ident)
+                        done = dk is not None and dk in ledger
+                        already += done
+                        current = {"scenario": sc.name, "record_no": records,
+                                   "first_line": lines, "last_line": lines,
+                                   "key": ident, "active": True, "processed": done,
+                                   "error": None, "error_field": None,
+                                   "result": ledger.get(dk) if done else None}
+                        rec_rows.append(current)
+                        last_key = key
+                    current["last_line"] = lines
+                    if err is not None and current["error"] is None:
+                        current["error"], current["error_field"] = err.message, err.target
+                        errors += 1
+                    line_rows.append({"scenario": sc.name, "line_no": lines,
+                                      "record_no": records, "source_line": line,
+                                      "data": dump_row(values)})
+                    if len(line_rows) >= CHUNK:
+                        _flush(conn, rec_rows, line_rows, keep_last=True)
+                bar.update(len(batch.rows))
+            _flush(conn, rec_rows, line_rows, keep_last=False)
+        except SourceError:
+            raise  # the transaction rolls back: the old prepared data stays as it was
+        finally:
+            bar.close()
+        _save_state(conn, sc, columns, fv.version)
+        summary = PrepareSummary(sc.name, fv.version, lines, records, filtered, already,
+                                 errors)
+        history.finish(conn, run, status="done", counts=summary.to_dict())
+    return summary
+
+
+def _flush(conn, rec_rows: list, line_rows: list, *, keep_last: bool) -> None:
+    # The last record may still grow, so it is written with the next chunk.
+    done = rec_rows[:-1] if keep_last else rec_rows[:]
+    if done:
+        conn.execute(insert(db.prepared_record), done)
+    if line_rows:
+        conn.execute(insert(db.prepared_line), line_rows)
+    del rec_rows[:len(done)]
+    line_rows.clear()
+
+
+def _clear_prepared(conn, scenario: str) -> None:
+    conn.execute(delete(db.prepared_line).where(db.prepared_line.c.scenario == scenario))
+    conn.execute(delete(db.prepared_record).where(db.prepared_record.c.scenario == scenario))
+
+
+def _save_state(conn, sc: Scenario, columns: list[str], version: int | None) -> None:
+    st = db.scenario_state
+    prev = conn.execute(select(st).where(st.c.scenario == sc.name)).mappings().first()
+    values = {"kind": sc.kind, "columns": columns, "file_version": version,
+              "prepared_at": history.now()}
+    if prev is None:
+        conn.execute(insert(st).values(scenario=sc.name, **values))
+    else:
+        conn.execute(st.update().where(st.c.scenario == sc.name).values(**values))

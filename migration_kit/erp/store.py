@@ -1,0 +1,356 @@
+"""Storage of the embedded ERP: one table per window object, built from the definitions.
+
+``save_many`` validates documents in order and writes the valid ones in bulk on the
+caller's connection, so the caller (the import) can commit the documents and its own
+bookkeeping in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    UniqueConstraint,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+
+from ..db import numbering
+from ..errors import DocumentError, FieldError
+from .validation import Doc, DocumentValidator
+from .windows import FieldDef, WindowDef, WindowRegistry
+
+PRELOAD_LIMIT = 200_000  # selector windows up to this size are cached whole for a run
+
+
+def _column(f: FieldDef) -> Column:
+    if f.type in ("string", "enum"):
+        t = String(f.max_length or 255)
+    elif f.type == "integer":
+        t = Integer()
+    elif f.type == "decimal":
+        t = Numeric(18, f.scale if f.scale is not None else 4)
+    elif f.type == "date":
+        t = Date()
+    else:
+        t = Boolean()
+    return Column(f.name, t, nullable=True)
+
+
+def table_name(window_id: str, object_name: str) -> str:
+    return f"erp_{window_id.lower()}_{object_name.lower()}"
+
+
+@dataclass
+class SaveResult:
+    ok: bool
+    key: dict[str, Any] | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    action: str = "inserted"  # inserted | updated | failed | not saved
+
+
+class _Lookup:
+    """Selector rows, reference lists and existence checks for one run, cached."""
+
+    def __init__(self, store: ERPStore, conn: Connection):
+        self.store = store
+        self.conn = conn
+        self.rows: dict[str, dict[Any, dict[str, Any]] | None] = {}
+        self.pending_unique: set[tuple] = set()
+        self.exclude_id: int | None = None
+
+    def selector_row(self, window_id: str, value: Any) -> dict[str, Any] | None:
+        w = self.store.windows.get(window_id)
+        (key,) = w.key_fields
+        t = self.store.summary_table(window_id)
+        if window_id not in self.rows:
+            n = self.conn.execute(select(func.count()).select_from(t)).scalar_one()
+            self.rows[window_id] = (
+                {r[key]: dict(r) for r in self.conn.execute(select(t)).mappings()}
+                if n <= PRELOAD_LIMIT else None)
+        cache = self.rows[window_id]
+        if cache is not None:
+            return cache.get(value)
+        r = self.conn.execute(select(t).where(t.c[key] == value)).mappings().first()
+        return dict(r) if r else None
+
+    def saved(self, window_id: str, summary: dict[str, Any]) -> None:
+        cache = self.rows.get(window_id)
+        if cache is not None:
+            (key,) = self.store.windows.get(window_id).key_fields
+            cache[summary[key]] = summary
+
+    def in_list(self, list_name: str, value: Any) -> bool:
+        return str(value) in self.store.windows.lists[list_name]
+
+    def unique_taken(self, window: WindowDef, fields: list[str], values: list[Any]) -> bool:
+        if (window.id, *values) in self.pending_unique:
+            return True
+        t = self.store.summary_table(window.id)
+        q = select(t.c._id).where(and_(*(t.c[f] == v for f, v in zip(fields, values))))
+        if self.exclude_id is not None:
+            q = q.where(t.c._id != self.exclude_id)
+        return self.conn.execute(q.limit(1)).first() is not None
+
+
+class ERPStore:
+    """Tables and the document operations of every window."""
+
+    def __init__(self, windows: WindowRegistry):
+        self.windows = windows
+        self.metadata = MetaData()
+        self.tables: dict[tuple[str, str], Table] = {}
+        for w in windows:
+            st = self._table(w, w.summary_object, None)
+            for obj in w.detail_objects:
+                self._table(w, obj, st)
+
+    def _table(self, w: WindowDef, obj, parent: Table | None) -> Table:
+        cols: list[Any] = [Column("_id", Integer, primary_key=True, autoincrement=True)]
+        if parent is not None:
+            cols.append(Column("_doc_id", Integer, ForeignKey(parent.c._id, ondelete="CASCADE"),
+                               nullable=False, index=True))
+        cols += [_column(f) for f in obj.fields.values()]
+        if parent is None and w.key_fields:
+            cols.append(UniqueConstraint(*w.key_fields,
+                                         name=f"uq_{table_name(w.id, obj.name)}_key"))
+        t = Table(table_name(w.id, obj.name), self.metadata, *cols)
+        self.tables[(w.id, obj.name)] = t
+        return t
+
+    def create_all(self, engine: Engine) -> None:
+        self.metadata.create_all(engine)
+
+    def summary_table(self, window_id: str) -> Table:
+        return self.tables[(window_id, self.windows.get(window_id).summary)]
+
+    def lookup(self, conn: Connection) -> _Lookup:
+        return _Lookup(self, conn)
+
+    def validator(self, window_id: str, lookup: _Lookup) -> DocumentValidator:
+        names = {w.id: w.summary for w in self.windows}
+        return DocumentValidator(self.windows.get(window_id), lookup, names)
+
+    # -- saving ------------------------------------------------------------------------
+    def save_many(self, conn: Connection, window_id: str, docs: list[Doc], *,
+                  mode: str = "insert", stop_on_error: bool = True,
+                  lookup: _Lookup | None = None, validator: DocumentValidator | None = None,
+                  dry_run: bool = False) -> list[SaveResult]:
+        """Validate ``docs`` in order and write the valid ones; nothing is committed here.
+
+        With ``stop_on_error`` the documents after the first failing one are not saved
+        (their result is ``not saved``). ``dry_run`` validates without writing.
+        """
+        w = self.windows.get(window_id)
+        lookup = lookup or self.lookup(conn)
+        validator = validator or self.validator(window_id, lookup)
+        lookup.pending_unique = set()
+        unique_rules = [r["fields"] for r in w.rules if r["rule"] == "unique"]
+        # Pass 1: the window's rules, document by document.
+        checked: list[tuple[Doc | None, list[FieldError]]] = []
+        for doc in docs:
+            lookup.exclude_id = None
+            if mode == "upsert" and w.key_fields:
+                lookup.exclude_id = self._existing_ids(conn, w, [_raw_key(w, doc)]).get(
+                    _norm_key(_raw_key(w, doc)))
+            clean, errors = validator.check(doc)
+            checked.append((None if errors else clean, errors))
+            if errors and stop_on_error:
+                break
+            if not errors:
+                for names in unique_rules:
+                    lookup.pending_unique.add((w.id, *(clean[w.summary][n] for n in names)))
+        # Pass 2: keys already taken, in the database or earlier in this batch.
+        keys = w.key_fields
+        full = [_key_tuple(w, c) for c, _ in checked if c is not None]
+        existing = self._existing_ids(conn, w, [k for k in full if k]) if keys else {}
+        seen: set[tuple] = set()
+        results: list[SaveResult] = []
+        to_insert: list[tuple[int, Doc]] = []
+        to_update: list[tuple[int, Doc]] = []
+        for clean, errors in checked:
+            if clean is not None:
+                k = _key_tuple(w, clean)
+                doc_id = existing.get(_norm_key(k)) if k else None
+                if k and ((doc_id is not None and mode == "insert") or _norm_key(k) in seen):
+                    label = ", ".join(f"{n} {v}" for n, v in zip(keys, k))
+                    errors = [FieldError(w.id, w.summary, keys[-1],
+                                         f"{w.name}: {label} already exists", None, k[-1])]
+                    clean = None
+                elif k:
+                    seen.add(_norm_key(k))
+            if clean is None:
+                results.append(SaveResult(False, errors=errors, action="failed"))
+                if stop_on_error:
+                    break
+                continue
+            if doc_id is not None:
+                to_update.append((len(results), clean))
+                results.append(SaveResult(True, action="updated"))
+            else:
+                to_insert.append((len(results), clean))
+                results.append(SaveResult(True, action="inserted"))
+        results += [SaveResult(False, action="not saved") for _ in range(len(docs) - len(results))]
+        if not dry_run:
+            for _, clean in to_update:
+                doc_id = existing[_norm_key(_key_tuple(w, clean))]
+                self._update(conn, w, doc_id, clean)
+            if to_insert:
+                self._number(conn, w, [d for _, d in to_insert])
+                self._insert(conn, w, [d for _, d in to_insert])
+        for pos, clean in to_insert + to_update:
+            results[pos].key = _key(w, clean)
+            if not dry_run:
+                lookup.saved(w.id, clean[w.summary])
+        return results
+
+    def save(self, conn: Connection, window_id: str, doc: Doc, mode: str = "insert") -> dict:
+        (res,) = self.save_many(conn, window_id, [doc], mode=mode)
+        if not res.ok:
+            raise DocumentError(window_id, res.errors)
+        return res.key or {}
+
+    def _existing_ids(self, conn: Connection, w: WindowDef, keys: list[tuple]) -> dict:
+        """{normalised key: _id} of the given full keys that are stored already."""
+        wanted = {_norm_key(k) for k in keys if k and all(v not in (None, "") for v in k)}
+        if not wanted:
+            return {}
+        st = self.summary_table(w.id)
+        names = w.key_fields
+        firsts = sorted({k[0] for k in wanted})
+        out = {}
+        for chunk in range(0, len(firsts), 500):
+            q = select(st.c._id, *(st.c[n] for n in names)).where(
+                st.c[names[0]].in_(firsts[chunk:chunk + 500]))
+            for row in conn.execute(q):
+                nk = _norm_key(tuple(row[1:]))
+                if nk in wanted:
+                    out[nk] = row[0]
+        return out
+
+    def _number(self, conn: Connection, w: WindowDef, docs: list[Doc]) -> None:
+        for f in w.summary_object.fields.values():
+            if not isinstance(f.numbering, dict):
+                continue
+            blank = [d for d in docs if d[w.summary].get(f.name) is None]
+            if not blank:
+                continue
+            name = f"{w.id}.{f.name}"
+            last = conn.execute(select(numbering.c.last).where(numbering.c.name == name)
+                                .with_for_update()).scalar()
+            if last is None:
+                conn.execute(insert(numbering).values(name=name, last=len(blank)))
+                last = 0
+            else:
+                conn.execute(update(numbering).where(numbering.c.name == name)
+                             .values(last=last + len(blank)))
+            prefix, width = f.numbering.get("prefix", ""), f.numbering.get("width", 6)
+            for n, d in enumerate(blank, start=last + 1):
+                d[w.summary][f.name] = f"{prefix}{n:0{width}d}"
+        for obj in w.detail_objects:
+            for f in obj.fields.values():
+                if f.numbering == "line":
+                    for d in docs:
+                        for n, ln in enumerate(d[obj.name], start=1):
+                            if ln.get(f.name) is None:
+                                ln[f.name] = n
+
+    def _insert(self, conn: Connection, w: WindowDef, docs: list[Doc]) -> None:
+        st = self.summary_table(w.id)
+        ids = conn.execute(insert(st).returning(st.c._id, sort_by_parameter_order=True),
+                           [d[w.summary] for d in docs]).scalars().all()
+        for obj in w.detail_objects:
+            rows = [{**ln, "_doc_id": doc_id}
+                    for doc_id, d in zip(ids, docs) for ln in d[obj.name]]
+            if rows:
+                conn.execute(insert(self.tables[(w.id, obj.name)]), rows)
+
+    def _update(self, conn: Connection, w: WindowDef, doc_id: int, doc: Doc) -> None:
+        st = self.summary_table(w.id)
+        conn.execute(update(st).where(st.c._id == doc_id).values(**doc[w.summary]))
+        for obj in w.detail_objects:
+            t = self.tables[(w.id, obj.name)]
+            conn.execute(delete(t).where(t.c._doc_id == doc_id))
+            for n, ln in enumerate(doc[obj.name], start=1):
+                for f in obj.fields.values():
+                    if f.numbering == "line" and ln.get(f.name) is None:
+                        ln[f.name] = n
+            if doc[obj.name]:
+                conn.execute(insert(t), [{**ln, "_doc_id": doc_id} for ln in doc[obj.name]])
+
+    # -- reading -----------------------------------------------------------------------
+    def iter_documents(self, conn: Connection, window_id: str, *, page: int = 1000,
+                       where: dict[str, Any] | None = None) -> Iterator[Doc]:
+        """Documents in storage order, summary with its detail lines, a page at a time."""
+        w = self.windows.get(window_id)
+        st = self.summary_table(window_id)
+        fields = list(w.summary_object.fields)
+        last = 0
+        while True:
+            q = select(st).where(st.c._id > last).order_by(st.c._id).limit(page)
+            for k, v in (where or {}).items():
+                q = q.where(st.c[k] == v)
+            heads = [dict(r) for r in conn.execute(q).mappings()]
+            if not heads:
+                return
+            last = heads[-1]["_id"]
+            details: dict[str, dict[int, list[dict]]] = {}
+            ids = [h["_id"] for h in heads]
+            for obj in w.detail_objects:
+                t = self.tables[(w.id, obj.name)]
+                by_doc: dict[int, list[dict]] = {i: [] for i in ids}
+                q = select(t).where(t.c._doc_id.in_(ids)).order_by(t.c._doc_id, t.c._id)
+                for r in conn.execute(q).mappings():
+                    by_doc[r["_doc_id"]].append({n: r[n] for n in obj.fields})
+                details[obj.name] = by_doc
+            for h in heads:
+                doc: Doc = {w.summary: {n: h[n] for n in fields}}
+                for obj in w.detail_objects:
+                    doc[obj.name] = details[obj.name][h["_id"]]
+                yield doc
+
+    def get_document(self, conn: Connection, window_id: str, key: dict[str, Any]) -> Doc | None:
+        for doc in self.iter_documents(conn, window_id, where=key, page=1):
+            return doc
+        return None
+
+    def count(self, conn: Connection, window_id: str, object_name: str | None = None) -> int:
+        w = self.windows.get(window_id)
+        t = self.tables[(window_id, object_name or w.summary)]
+        return conn.execute(select(func.count()).select_from(t)).scalar_one()
+
+
+def _norm_key(k: tuple) -> tuple:
+    return tuple(str(v).strip() if v is not None else None for v in k)
+
+
+def _raw_key(w: WindowDef, doc: Doc) -> tuple:
+    s = doc.get(w.summary)
+    return tuple(s.get(k) for k in w.key_fields) if isinstance(s, dict) else ()
+
+
+def _key_tuple(w: WindowDef, clean: Doc) -> tuple | None:
+    """The stored key of a validated document; None while an automatic number is blank."""
+    k = tuple(clean[w.summary].get(n) for n in w.key_fields)
+    return k if k and all(v is not None for v in k) else None
+
+
+def _key(w: WindowDef, doc: Doc) -> dict[str, Any]:
+    return {k: doc[w.summary][k] for k in w.key_fields}

@@ -1,0 +1,197 @@
+"""The embedded ERP's rules: a whole document is checked and every problem is returned.
+
+The rules come from the window definitions (types, required, lengths, allowed values,
+ranges, selectors, defaults, computed fields, document rules); nothing window-specific is
+written here.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ..errors import FieldError, FormulaRuntimeError
+from ..scenarios.formula import compile_formula
+from ..values import convert
+from .windows import FieldDef, ObjectDef, WindowDef
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ZERO = Decimal(0)
+
+Doc = dict[str, Any]  # {summary object: {field: value}, detail object: [{field: value}, ...]}
+
+
+class Lookup(Protocol):
+    """What validation needs from the store: selector rows, lists, existing documents."""
+
+    def selector_row(self, window_id: str, value: Any) -> dict[str, Any] | None: ...
+    def in_list(self, list_name: str, value: Any) -> bool: ...
+    def unique_taken(self, window: WindowDef, fields: list[str], values: list[Any]) -> bool: ...
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, str) and v.strip() == "")
+
+
+class DocumentValidator:
+    """Checks documents of one window; holds compiled computed-field formulas."""
+
+    def __init__(self, window: WindowDef, lookup: Lookup, window_names: dict[str, str]):
+        self.window = window
+        self.lookup = lookup
+        self.window_names = window_names
+        self.computed = {(o.name, f.name): compile_formula(f.computed)
+                         for o in window.objects.values() for f in o.fields.values()
+                         if f.computed}
+
+    def check(self, doc: Doc) -> tuple[Doc, list[FieldError]]:
+        w = self.window
+        errors: list[FieldError] = []
+        for name in doc:
+            if name not in w.objects:
+                errors.append(FieldError(w.id, name, None, f"window {w.id} has no object {name}"))
+        raw_summary = doc.get(w.summary) or {}
+        if not isinstance(raw_summary, dict):
+            errors.append(FieldError(w.id, w.summary, None, "the summary must be one record"))
+            raw_summary = {}
+        out: Doc = {w.summary: self._object(w.summary_object, raw_summary, None, errors)}
+        for obj in w.detail_objects:
+            lines = doc.get(obj.name) or []
+            out[obj.name] = [self._object(obj, ln or {}, i, errors)
+                             for i, ln in enumerate(lines, start=1)]
+        self._rules(out, errors)
+        return out, errors
+
+    # -- one object's values -------------------------------------------------------------
+    def _object(self, obj: ObjectDef, raw: dict[str, Any], line: int | None,
+                errors: list[FieldError]) -> dict[str, Any]:
+        wid = self.window.id
+        for name in raw:
+            if name not in obj.fields:
+                errors.append(FieldError(wid, obj.name, name, f"{obj.name} has no field {name}",
+                                         line, raw[name]))
+        out: dict[str, Any] = {}
+        for f in obj.fields.values():
+            v = raw.get(f.name)
+            if _blank(v):
+                v = None if f.computed or f.numbering or f.default_from else f.default
+            if v is not None:
+                try:
+                    v = convert(v, f.value_type, scale=f.scale)
+                except ValueError as e:
+                    errors.append(FieldError(wid, obj.name, f.name, str(e), line, raw.get(f.name)))
+                    out[f.name] = None
+                    continue
+                if isinstance(v, str):
+                    v = v.strip()
+            out[f.name] = v
+            if v is None:
+                if f.required and not f.numbering:
+                    errors.append(FieldError(wid, obj.name, f.name, f"{f.name} is required", line))
+                continue
+            self._value(obj, f, v, line, errors)
+        for f in obj.fields.values():
+            if f.default_from and out.get(f.name) is None:
+                src = f.default_from["field"]
+                sel = obj.fields[src].selector
+                row = (self.lookup.selector_row(sel.window, out.get(src))
+                       if sel and sel.window and out.get(src) is not None else None)
+                if row is not None:
+                    out[f.name] = row.get(f.default_from["take"])
+            if f.not_before and out.get(f.name) is not None and out.get(f.not_before) is not None:
+                if out[f.name] < out[f.not_before]:
+                    errors.append(FieldError(
+                        wid, obj.name, f.name,
+                        f"{f.name} {out[f.name]} is before {f.not_before} {out[f.not_before]}",
+                        line, out[f.name]))
+        for f in obj.fields.values():
+            if f.computed:
+                self._computed(obj, f, out, line, errors)
+        return out
+
+    def _value(self, obj: ObjectDef, f: FieldDef, v: Any, line: int | None,
+               errors: list[FieldError]) -> None:
+        wid = self.window.id
+
+        def err(msg: str) -> None:
+            errors.append(FieldError(wid, obj.name, f.name, msg, line, v))
+
+        if f.max_length and isinstance(v, str) and len(v) > f.max_length:
+            err(f"{f.name} is {len(v)} characters long; at most {f.max_length} are allowed")
+        if f.values and v not in f.values:
+            err(f"{f.name} must be one of {', '.join(f.values)}")
+        if f.min is not None and v < Decimal(str(f.min)):
+            err(f"{f.name} must be at least {f.min}")
+        if f.max is not None and v > Decimal(str(f.max)):
+            err(f"{f.name} must be at most {f.max}")
+        if f.not_zero and v == 0:
+            err(f"{f.name} must not be 0")
+        if f.pattern == "email" and not EMAIL.match(v):
+            err(f"{f.name} is not an e-mail address")
+        sel = f.selector
+        if sel and sel.list and not self.lookup.in_list(sel.list, v):
+            err(f"{f.name} {v!r} is not in the list of {sel.list}")
+        if sel and sel.window:
+            row = self.lookup.selector_row(sel.window, v)
+            what = self.window_names.get(sel.window, sel.window)
+            if row is None:
+                err(f"{what} {v!r} does not exist")
+            else:
+                for k, want in sel.where.items():
+                    if row.get(k) != want:
+                        err(f"{what} {v!r} has {k} {row.get(k)!r}; {want!r} is required")
+
+    def _computed(self, obj: ObjectDef, f: FieldDef, out: dict[str, Any], line: int | None,
+                  errors: list[FieldError]) -> None:
+        formula = self.computed[(obj.name, f.name)]
+        if any(out.get(name) is None for name in formula.fields):
+            return
+        try:
+            value = convert(formula.evaluate(out), f.value_type, scale=f.scale)
+        except (FormulaRuntimeError, ValueError) as e:
+            errors.append(FieldError(self.window.id, obj.name, f.name, str(e), line))
+            return
+        given = out.get(f.name)
+        if given is not None and abs(given - value) > Decimal(str(f.tolerance)):
+            errors.append(FieldError(
+                self.window.id, obj.name, f.name,
+                f"{f.name} {given} differs from the computed {value} "
+                f"({f.computed.lstrip('=')})", line, given))
+        out[f.name] = value
+
+    # -- document rules ------------------------------------------------------------------
+    def _rules(self, doc: Doc, errors: list[FieldError]) -> None:
+        w = self.window
+        for rule in w.rules:
+            kind = rule["rule"]
+            lines = doc.get(rule.get("object", ""), [])
+            if kind == "min_lines" and len(lines) < rule.get("count", 1):
+                errors.append(FieldError(w.id, rule["object"], None,
+                                         f"at least {rule.get('count', 1)} "
+                                         f"{rule['object']} line(s) required"))
+            elif kind == "exactly_one_nonzero":
+                names = rule["fields"]
+                for i, ln in enumerate(lines, start=1):
+                    nonzero = [n for n in names if (ln.get(n) or ZERO) != 0]
+                    if len(nonzero) != 1:
+                        errors.append(FieldError(
+                            w.id, rule["object"], names[0],
+                            f"exactly one of {' and '.join(names)} must be non-zero", i))
+            elif kind == "balanced" and lines:
+                debit = sum((ln.get(rule["debit"]) or ZERO for ln in lines), ZERO)
+                credit = sum((ln.get(rule["credit"]) or ZERO for ln in lines), ZERO)
+                if debit != credit:
+                    errors.append(FieldError(
+                        w.id, w.summary, None,
+                        f"the batch does not balance: debit {debit}, credit {credit} "
+                        f"(difference {debit - credit})"))
+            elif kind == "unique":
+                names = rule["fields"]
+                values = [doc[w.summary].get(n) for n in names]
+                if all(v is not None for v in values) and self.lookup.unique_taken(
+                        w, names, values):
+                    errors.append(FieldError(
+                        w.id, w.summary, names[-1],
+                        rule.get("message", f"{' + '.join(names)} must be unique"),
+                        None, values[-1]))

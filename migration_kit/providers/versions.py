@@ -1,0 +1,283 @@
+"""Data providers in a workspace: their YAML definitions and their numbered file versions.
+
+A provider is a named source: a type (csv, excel, xml), parameters, the schema it
+extracted, and the attached file with versions 1, 2, ... Each version is stored under a
+name the workspace chooses (never a user-supplied path) with its sha256, size, time and
+user. A new version whose schema differs from the provider's is refused with a diff.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from .. import db
+from ..errors import BadInputError, NotFoundError, SchemaMismatchError
+from ..workspace import Workspace, dump_yaml, load_yaml
+from .base import Schema
+from .registry import get_provider_type, type_for_file
+from .schema import check_size, schema_diff
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+
+
+def check_name(name: str, what: str = "provider") -> str:
+    """Names become file names: letters, digits, '_', '.', '-' only; no path parts."""
+    if not NAME.match(name or "") or ".." in name:
+        raise BadInputError(f"{what} name {name!r} is not allowed: use letters, digits, "
+                            "'_', '.' and '-' (no path separators or '..')")
+    return name
+
+
+@dataclass
+class Provider:
+    name: str
+    type: str
+    params: dict[str, Any]
+    schema: Schema
+    simplified: bool = False
+    original_name: str | None = None
+    description: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ptype(self):
+        return get_provider_type(self.type)
+
+    @property
+    def extension(self) -> str:
+        return Path(self.original_name or "").suffix.lower() or "." + self.ptype.extensions[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.simplified:
+            d["simplified"] = True
+        if self.description:
+            d["description"] = self.description
+        d["original_name"] = self.original_name
+        d["params"] = self.params
+        d["schema"] = self.schema.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Provider:
+        return cls(name=d["name"], type=d["type"], params=d.get("params") or {},
+                   schema=Schema.from_dict(d["schema"]), simplified=bool(d.get("simplified")),
+                   original_name=d.get("original_name"), description=d.get("description", ""))
+
+
+@dataclass
+class FileVersion:
+    provider: str
+    version: int
+    path: Path
+    original_name: str
+    sha256: str
+    size: int
+    created: dt.datetime
+    user: str
+    origin: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "version": self.version, "path": str(self.path),
+                "original_name": self.original_name, "sha256": self.sha256, "size": self.size,
+                "created": self.created.isoformat(timespec="seconds"), "user": self.user,
+                "origin": self.origin}
+
+
+def provider_path(ws: Workspace, name: str) -> Path:
+    return ws.path("providers", f"{check_name(name)}.yaml")
+
+
+def load_provider(ws: Workspace, name: str) -> Provider:
+    p = provider_path(ws, name)
+    if not p.exists():
+        raise NotFoundError(f"no provider {name!r} in {ws.root}")
+    return Provider.from_dict(load_yaml(p))
+
+
+def list_providers(ws: Workspace) -> list[Provider]:
+    return [Provider.from_dict(load_yaml(p)) for p in sorted(ws.path("providers").glob("*.yaml"))]
+
+
+def save_provider(ws: Workspace, provider: Provider) -> None:
+    dump_yaml(provider_path(ws, provider.name), provider.to_dict())
+
+
+def _sha256(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _inspect(ws: Workspace, file: Path, type_name: str, params: dict[str, Any]
+             ) -> tuple[dict[str, Any], Schema]:
+    ptype = get_provider_type(type_name)
+    limit = int(params.get("max_bytes") or ws.settings["max_file_bytes"])
+    check_size(file, limit)
+    full = ptype.detect(file, dict(params))
+    return full, ptype.read_schema(file, full)
+
+
+def add_provider(ws: Workspace, name: str, file: str | Path, *, type_name: str | None = None,
+                 params: dict[str, Any] | None = None, simplified: bool = False,
+                 description: str = "") -> Provider:
+    """Create a provider from a file: detect parameters, extract the schema, store version 1."""
+    check_name(name)
+    file = Path(file)
+    if not file.is_file():
+        raise NotFoundError(f"no file {file}")
+    if provider_path(ws, name).exists():
+        raise BadInputError(f"provider {name!r} exists already; use `provider upload` "
+                            "to add a file version")
+    type_name = type_name or type_for_file(file)
+    full, schema = _inspect(ws, file, type_name, params or {})
+    prov = Provider(name=name, type=type_name, params=full, schema=schema,
+                    simplified=simplified, original_name=_display_name(file),
+                    description=description)
+    _store_version(ws, prov, file, origin="upload", write_definition=True)
+    return prov
+
+
+def upload_version(ws: Workspace, name: str, file: str | Path) -> FileVersion:
+    """Add version N+1; refused (nothing replaced) when the schema differs."""
+    prov = load_provider(ws, name)
+    file = Path(file)
+    if not file.is_file():
+        raise NotFoundError(f"no file {file}")
+    _, schema = _inspect(ws, file, prov.type, prov.params)
+    diff = schema_diff(prov.schema, schema)
+    if diff:
+        raise SchemaMismatchError(
+            f"{file.name}: its structure differs from provider {name!r}; the version was "
+            "not added. Update the provider's schema first (`provider update-schema`)",
+            diff=diff, provider=name)
+    return _store_version(ws, prov, file, origin="upload")
+
+
+def update_schema(ws: Workspace, name: str, file: str | Path) -> tuple[list[str], list[str]]:
+    """Take a new structure from ``file`` as the provider's schema, and add it as a version.
+
+    Returns (the diff, the scenarios whose mapping no longer fits).
+    """
+    prov = load_provider(ws, name)
+    file = Path(file)
+    _, schema = _inspect(ws, file, prov.type, prov.params)
+    diff = schema_diff(prov.schema, schema)
+    # keep the user's type overrides on fields that still exist
+    old = {(o.name, f.name): f for o in prov.schema.objects for f in o.fields}
+    for o in schema.objects:
+        for f in o.fields:
+            prev = old.get((o.name, f.name))
+            if prev is not None and prev.type_overridden:
+                f.type, f.type_overridden = prev.type, True
+    prov.schema = schema
+    _store_version(ws, prov, file, origin="upload", write_definition=True)
+    from ..scenarios.model import broken_scenarios  # scenarios sit above providers
+
+    return diff, broken_scenarios(ws, name)
+
+
+def set_field_type(ws: Workspace, name: str, field_name: str, type_name: str) -> Provider:
+    """Override a field's inferred type."""
+    if type_name not in ("string", "integer", "decimal", "date", "boolean"):
+        raise BadInputError(f"type {type_name!r} is not one of string, integer, decimal, "
+                            "date, boolean")
+    prov = load_provider(ws, name)
+    for o in prov.schema.objects:
+        for f in o.fields:
+            if f.name == field_name or f"{o.name}.{f.name}" == field_name:
+                f.type, f.type_overridden = type_name, True
+                save_provider(ws, prov)
+                return prov
+    raise NotFoundError(f"provider {name!r} has no field {field_name!r}")
+
+
+def _display_name(file: Path) -> str:
+    # Only the base name is kept, for display; storage names are chosen by the workspace.
+    return re.sub(r"[^\w.\- ]", "_", Path(str(file)).name)[:200]
+
+
+def _store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
+                   write_definition: bool = False) -> FileVersion:
+    sha, size = _sha256(file)
+    folder = ws.path("files", prov.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    with ws.transaction() as conn:
+        last = conn.execute(select(func.max(db.file_version.c.version))
+                            .where(db.file_version.c.provider == prov.name)).scalar() or 0
+        version = last + 1
+        stored = f"v{version:04d}{prov.extension}"
+        target = folder / stored
+        tmp = folder / f".{stored}.tmp"
+        shutil.copyfile(file, tmp)
+        os.replace(tmp, target)
+        now = dt.datetime.now().replace(microsecond=0)
+        conn.execute(insert(db.file_version).values(
+            provider=prov.name, version=version, stored_name=stored,
+            original_name=_display_name(file), sha256=sha, size=size, created=now,
+            user=ws.user, origin=origin))
+        if write_definition:
+            save_provider(ws, prov)
+    return FileVersion(prov.name, version, target, _display_name(file), sha, size, now,
+                       ws.user, origin)
+
+
+def store_written_version(ws: Workspace, prov: Provider, tmp: Path, conn) -> FileVersion:
+    """Register a file an export wrote (``tmp``, in the provider's folder) as version N+1.
+
+    Runs on the caller's connection so the version and the rows' Processed flags commit
+    together; the file is renamed into place before the commit.
+    """
+    sha, size = _sha256(tmp)
+    last = conn.execute(select(func.max(db.file_version.c.version))
+                        .where(db.file_version.c.provider == prov.name)).scalar() or 0
+    version = last + 1
+    stored = f"v{version:04d}{prov.extension}"
+    target = ws.path("files", prov.name, stored)
+    os.replace(tmp, target)
+    now = dt.datetime.now().replace(microsecond=0)
+    conn.execute(insert(db.file_version).values(
+        provider=prov.name, version=version, stored_name=stored,
+        original_name=prov.original_name or stored, sha256=sha, size=size, created=now,
+        user=ws.user, origin="export"))
+    return FileVersion(prov.name, version, target, prov.original_name or stored, sha, size,
+                       now, ws.user, "export")
+
+
+def versions(ws: Workspace, name: str) -> list[FileVersion]:
+    load_provider(ws, name)
+    with ws.connect() as conn:
+        rows = conn.execute(select(db.file_version).where(db.file_version.c.provider == name)
+                            .order_by(db.file_version.c.version)).mappings().all()
+    return [FileVersion(r["provider"], r["version"], ws.path("files", name, r["stored_name"]),
+                        r["original_name"], r["sha256"], r["size"], r["created"], r["user"],
+                        r["origin"]) for r in rows]
+
+
+def latest_version(ws: Workspace, name: str) -> FileVersion:
+    vs = versions(ws, name)
+    if not vs:
+        raise NotFoundError(f"provider {name!r} has no file version")
+    return vs[-1]
+
+
+def get_version(ws: Workspace, name: str, version: int | None = None) -> FileVersion:
+    if version is None:
+        return latest_version(ws, name)
+    for v in versions(ws, name):
+        if v.version == version:
+            return v
+    raise NotFoundError(f"provider {name!r} has no version {version}")

@@ -1,0 +1,268 @@
+"""Import and export scenarios as readable YAML files in the workspace.
+
+An import scenario maps a provider's fields onto a window: mapping lines (target object
+and field, or an action; source: a provider field, a constant, or a formula starting with
+``=``), key fields, source restrictions and options. An export scenario maps a window's
+fields onto a provider's fields. Loading or saving checks a scenario against the window
+and provider schemas and reports every problem with its line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import BadInputError, FormulaSyntaxError, NotFoundError, ScenarioError
+from ..providers.versions import Provider, check_name, load_provider
+from ..workspace import Workspace, dump_yaml, load_yaml
+from .conditions import Restriction, check_restrictions
+from .formula import check_formula, compile_formula
+
+MODES = ("insert", "upsert")
+SYNC = ("full", "incremental")
+
+
+@dataclass
+class MappingLine:
+    """One line of a mapping. Import: target ``Object.Field`` (or an action) <- source.
+
+    Export: target is a provider field, source a window field ``Object.Field``.
+    ``source`` is a field name or a formula (``=...``); ``constant`` a fixed value.
+    """
+
+    target: str | None = None
+    source: str | None = None
+    constant: Any = None
+    action: str | None = None
+    active: bool = True
+    commit: bool = False
+    ignore_error: bool = False
+
+    @property
+    def is_formula(self) -> bool:
+        return isinstance(self.source, str) and self.source.startswith("=")
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        if self.action:
+            d["action"] = self.action
+        if self.target:
+            d["target"] = self.target
+        if self.source is not None:
+            d["source"] = self.source
+        if self.constant is not None:
+            d["constant"] = self.constant
+        if not self.active:
+            d["active"] = False
+        if self.commit:
+            d["commit"] = True
+        if self.ignore_error:
+            d["ignore_error"] = True
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> MappingLine:
+        unknown = set(d) - {"target", "source", "constant", "action", "active", "commit",
+                            "ignore_error"}
+        if unknown:
+            raise BadInputError(f"unknown mapping attribute(s) {sorted(unknown)}")
+        return cls(**d)
+
+
+@dataclass
+class Scenario:
+    name: str
+    kind: str  # import | export
+    window: str
+    provider: str
+    mapping: list[MappingLine] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # import: summary target fields
+    restrictions: list[Restriction] = field(default_factory=list)
+    target_restrictions: list[Restriction] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    simplified: bool = False
+    description: str = ""
+
+    # -- options with their defaults (the spec's: break on error) --------------------
+    @property
+    def break_on_error(self) -> bool:
+        return bool(self.options.get("break_on_error", True))
+
+    @property
+    def break_on_target(self) -> bool:
+        return bool(self.options.get("break_on_incorrect_target", True))
+
+    @property
+    def mode(self) -> str:
+        return self.options.get("mode", "insert")
+
+    @property
+    def locale(self) -> str | None:
+        return self.options.get("locale")
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.options.get("batch_size", 500))
+
+    def active_mapping(self) -> list[MappingLine]:
+        return [m for m in self.mapping if m.active]
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "kind": self.kind}
+        if self.simplified:
+            d["simplified"] = True
+        if self.description:
+            d["description"] = self.description
+        d["window"] = self.window
+        d["provider"] = self.provider
+        if self.options:
+            d["options"] = self.options
+        if self.keys:
+            d["keys"] = self.keys
+        d["mapping"] = [m.to_dict() for m in self.mapping]
+        if self.restrictions:
+            d["restrictions"] = [r.to_dict() for r in self.restrictions]
+        if self.target_restrictions:
+            d["target_restrictions"] = [r.to_dict() for r in self.target_restrictions]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Scenario:
+        try:
+            return cls(
+                name=d["name"], kind=d.get("kind", "import"), window=d["window"],
+                provider=d["provider"],
+                mapping=[MappingLine.from_dict(m) for m in d.get("mapping") or []],
+                keys=list(d.get("keys") or []),
+                restrictions=[Restriction.from_dict(r) for r in d.get("restrictions") or []],
+                target_restrictions=[Restriction.from_dict(r)
+                                     for r in d.get("target_restrictions") or []],
+                options=dict(d.get("options") or {}), simplified=bool(d.get("simplified")),
+                description=d.get("description", ""))
+        except KeyError as e:
+            raise BadInputError(f"scenario is missing {e.args[0]!r}") from None
+        except TypeError as e:
+            raise BadInputError(f"scenario: {e}") from None
+
+
+# -- files ------------------------------------------------------------------------------
+def scenario_path(ws: Workspace, name: str):
+    return ws.path("scenarios", f"{check_name(name, 'scenario')}.yaml")
+
+
+def load_scenario(ws: Workspace, name: str, *, check: bool = True) -> Scenario:
+    p = scenario_path(ws, name)
+    if not p.exists():
+        raise NotFoundError(f"no scenario {name!r} in {ws.root}")
+    sc = Scenario.from_dict(load_yaml(p) or {})
+    if check:
+        raise_problems(ws, sc)
+    return sc
+
+
+def save_scenario(ws: Workspace, sc: Scenario, *, check: bool = True) -> None:
+    check_name(sc.name, "scenario")
+    if check:
+        raise_problems(ws, sc)
+    dump_yaml(scenario_path(ws, sc.name), sc.to_dict())
+
+
+def list_scenarios(ws: Workspace, kind: str | None = None) -> list[Scenario]:
+    out = []
+    for p in sorted(ws.path("scenarios").glob("*.yaml")):
+        sc = Scenario.from_dict(load_yaml(p) or {})
+        if kind is None or sc.kind == kind:
+            out.append(sc)
+    return out
+
+
+def raise_problems(ws: Workspace, sc: Scenario) -> None:
+    problems = check_scenario(ws, sc)
+    if problems:
+        raise ScenarioError(f"scenario {sc.name!r} has {len(problems)} problem(s)",
+                            problems=problems, scenario=sc.name)
+
+
+# -- checks -----------------------------------------------------------------------------
+def provider_fields(prov: Provider) -> list[str]:
+    return prov.schema.columns()
+
+
+def check_scenario(ws: Workspace, sc: Scenario) -> list[str]:
+    """Every problem of a scenario against its window and provider, each with its line."""
+    problems: list[str] = []
+    if sc.kind not in ("import", "export"):
+        problems.append(f"kind {sc.kind!r} is not import or export")
+    try:
+        window = ws.windows.get(sc.window)
+    except NotFoundError as e:
+        return problems + [str(e)]
+    try:
+        prov = load_provider(ws, sc.provider)
+    except (NotFoundError, BadInputError) as e:
+        return problems + [str(e)]
+    if sc.mode not in MODES:
+        problems.append(f"options.mode {sc.mode!r} is not one of {', '.join(MODES)}")
+    if sc.options.get("sync", "full") not in SYNC:
+        problems.append(f"options.sync {sc.options.get('sync')!r} is not full or incremental")
+    maps = [m for m in _value_maps(ws)]
+    source_fields = provider_fields(prov)
+    window_fields = [f"{o}.{f.name}" for o, f in window.all_fields()]
+    if sc.kind == "import":
+        sources, targets = source_fields, window_fields
+    else:
+        sources, targets = window_fields, source_fields
+    for i, m in enumerate(sc.mapping, start=1):
+        where = f"mapping line {i}"
+        if m.action:
+            if sc.kind == "export":
+                problems.append(f"{where}: an export mapping has no actions")
+            elif m.action not in window.actions:
+                problems.append(f"{where}: window {window.id} has no action {m.action!r} "
+                                f"(it has {', '.join(window.actions)})")
+            continue
+        if not m.target:
+            problems.append(f"{where}: no target field")
+        elif m.target not in targets:
+            problems.append(f"{where}: target {m.target!r} is not a field of "
+                            f"{window.id if sc.kind == 'import' else 'provider ' + prov.name}")
+        if m.source is None and m.constant is None:
+            problems.append(f"{where}: give a source field, a formula or a constant")
+        elif m.is_formula:
+            try:
+                compile_formula(m.source)
+                problems += [f"{where}: {p}" for p in check_formula(m.source, sources, maps)]
+            except FormulaSyntaxError as e:
+                problems.append(f"{where}: {e.message}")
+        elif m.source is not None and m.source not in sources:
+            problems.append(f"{where}: source {m.source!r} is not a field of "
+                            f"{'provider ' + prov.name if sc.kind == 'import' else window.id}")
+    if sc.kind == "import":
+        summary = window.summary
+        mapped = {m.target for m in sc.active_mapping() if m.target}
+        for k in sc.keys:
+            obj = k.split(".", 1)[0]
+            if k not in window_fields:
+                problems.append(f"key {k!r} is not a field of {window.id}")
+            elif obj != summary:
+                problems.append(f"key {k!r}: only fields of the summary object {summary} can "
+                                "be keys")
+            elif k not in mapped:
+                problems.append(f"key {k!r} is not mapped")
+    problems += [f"restriction {p}" for p in check_restrictions(sc.restrictions, sources)]
+    problems += [f"target restriction {p}"
+                 for p in check_restrictions(sc.target_restrictions, window_fields)]
+    return problems
+
+
+def _value_maps(ws: Workspace) -> list[str]:
+    return [p.stem for p in sorted(ws.path("valuemaps").glob("*.yaml"))]
+
+
+def broken_scenarios(ws: Workspace, provider: str) -> list[str]:
+    """Scenarios of ``provider`` that no longer fit it (after a schema update)."""
+    out = []
+    for sc in list_scenarios(ws):
+        if sc.provider == provider and check_scenario(ws, sc):
+            out.append(sc.name)
+    return out
