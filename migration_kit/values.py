@@ -68,6 +68,11 @@ def get_locale(name: str | Locale | None) -> Locale:
         raise BadInputError(f"unknown locale {name!r} (known: {known})", locale=name) from None
 
 
+def _show(v: Any) -> str:
+    """A value as quoted in messages: ``'12,5'``, ``'1.5'`` (not ``Decimal('1.5')``)."""
+    return repr(v if isinstance(v, str) else to_str(v))
+
+
 def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
@@ -132,7 +137,7 @@ def _parse_decimal(s: str, loc: Locale) -> Decimal:
             return Decimal(f"{m['sign']}{digits}.{m['frac']}" if m["frac"] else m["sign"] + digits)
     if _ISO_NUMBER.fullmatch(text):
         return Decimal(text)
-    raise ValueError(f"{s!r} is not a number (expected {_number_example(loc)})")
+    raise ValueError(f"{_show(s)} is not a number (expected {_number_example(loc)})")
 
 
 def to_decimal(v: Any, locale: str | Locale | None = None, scale: int | None = None) -> Decimal | None:
@@ -140,7 +145,7 @@ def to_decimal(v: Any, locale: str | Locale | None = None, scale: int | None = N
     if _blank(v):
         return None
     if isinstance(v, bool):
-        raise ValueError(f"{v!r} is not a number")
+        raise ValueError(f"{_show(v)} is not a number")
     if isinstance(v, Decimal):
         d = v
     elif isinstance(v, int):
@@ -150,14 +155,14 @@ def to_decimal(v: Any, locale: str | Locale | None = None, scale: int | None = N
     elif isinstance(v, str):
         d = _parse_decimal(v, get_locale(locale))
     else:
-        raise ValueError(f"{v!r} is not a number")
+        raise ValueError(f"{_show(v)} is not a number")
     if not d.is_finite():
-        raise ValueError(f"{v!r} is not a number")
+        raise ValueError(f"{_show(v)} is not a number")
     if scale is not None:
         try:
             d = d.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
         except InvalidOperation:
-            raise ValueError(f"{v!r} is too large for {scale} decimals") from None
+            raise ValueError(f"{_show(v)} is too large for {scale} decimals") from None
     return d
 
 
@@ -166,13 +171,13 @@ def to_int(v: Any, locale: str | Locale | None = None) -> int | None:
     if _blank(v):
         return None
     if isinstance(v, bool):
-        raise ValueError(f"{v!r} is not a whole number")
+        raise ValueError(f"{_show(v)} is not a whole number")
     if isinstance(v, int):
         return v
     d = to_decimal(v, locale)
     assert d is not None
     if d != d.to_integral_value():
-        raise ValueError(f"{v!r} is not a whole number")
+        raise ValueError(f"{_show(v)} is not a whole number")
     return int(d)
 
 
@@ -305,7 +310,7 @@ def to_date(v: Any, locale: str | Locale | None = None, fmt: str | None = None) 
     if isinstance(v, date):
         return v
     if not isinstance(v, str):
-        raise ValueError(f"{v!r} is not a date (expected a date or text such as 2024-01-31)")
+        raise ValueError(f"{_show(v)} is not a date (expected a date or text such as 2024-01-31)")
     text = v.strip()
     patterns = [date_pattern(fmt)] if fmt else [date_pattern(f) for f in get_locale(locale).date_formats]
     for pattern in patterns:
@@ -316,7 +321,7 @@ def to_date(v: Any, locale: str | Locale | None = None, fmt: str | None = None) 
     if parsed is not None:
         return parsed
     forms = list(dict.fromkeys([p.human for p in patterns] + ["yyyy-mm-dd"]))
-    raise ValueError(f"{v!r} is not a date (expected {' or '.join(forms)})")
+    raise ValueError(f"{_show(v)} is not a date (expected {' or '.join(forms)})")
 
 
 # --------------------------------------------------------------------------- booleans
@@ -339,7 +344,7 @@ def to_bool(v: Any) -> bool | None:
             return True
         if word in _FALSE:
             return False
-    raise ValueError(f"{v!r} is not a yes/no value (expected true/false, yes/no, ja/nei or 1/0)")
+    raise ValueError(f"{_show(v)} is not a yes/no value (expected true/false, yes/no, ja/nei or 1/0)")
 
 
 # --------------------------------------------------------------------------- dispatch

@@ -362,10 +362,10 @@ def _equal(a: Any, b: Any, ctx: FormulaContext) -> bool:
     return p is not None and p[0] == p[1]
 
 
-def _order(a: Any, b: Any, ctx: FormulaContext, op: str) -> tuple[Any, Any]:
+def _order(a: Any, b: Any, ctx: FormulaContext, who: str) -> tuple[Any, Any]:
     p = _pair(a, b, ctx)
     if p is None or None in p:
-        raise _fail(f"'{op}'", f"cannot compare {to_str(a)!r} with {to_str(b)!r}", a)
+        raise _fail(who, f"cannot compare {to_str(a)!r} with {to_str(b)!r}", a)
     return p
 
 
@@ -392,7 +392,7 @@ def _ordered(op: str, test: Callable[[Any, Any], bool]):
             return False
         if type(a) is type(b) and type(a) is not bool:
             return test(a, b)
-        x, y = _order(a, b, ctx, op)
+        x, y = _order(a, b, ctx, f"'{op}'")
         return test(x, y)
     return compare
 
@@ -570,6 +570,8 @@ def _format(ctx, v, fmt):
     fmt = to_str(fmt) or ""
     try:
         if isinstance(v, date):
+            if is_number_format(fmt):
+                raise ValueError(f"{fmt!r} is a number format, not a date format")
             return date_pattern(fmt).format(v)
         if type(v) in _NUMBERS and type(v) is not bool:
             return format_number(v, fmt, ctx.locale)
