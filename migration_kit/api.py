@@ -37,3 +37,82 @@ def save_document(ws: Workspace, window_id: str, doc: Doc, mode: str = "insert")
     ws.require(window_id, "edit")
     with ws.transaction() as conn:
         return ws.store.save(conn, window_id, doc, mode=mode)
+
+
+# -- providers ---------------------------------------------------------------------------
+from .providers.versions import (  # noqa: E402
+    Provider,
+    add_provider,
+    get_version,
+    latest_version,
+    list_providers,
+    load_provider,
+    set_field_type,
+    update_schema,
+    upload_version,
+    versions,
+)
+
+# -- scenarios ---------------------------------------------------------------------------
+from .scenarios.model import (  # noqa: E402
+    Scenario,
+    check_scenario,
+    load_scenario,
+    save_scenario,
+)
+from .scenarios.simplified import (  # noqa: E402
+    convert_to_manual,
+    create_simplified,
+    suggest_mapping,
+    update_simplified,
+)
+
+
+def list_scenarios(ws: Workspace, kind: str | None = None) -> list[Scenario]:
+    """The scenarios the user may run: import needs ``edit`` on the window, export ``view``."""
+    from .scenarios.model import list_scenarios as _all
+
+    out = []
+    for sc in _all(ws, kind):
+        need = "edit" if sc.kind == "import" else "view"
+        if sc.window in ws.windows.windows and ws.rights.can(sc.window, need):
+            out.append(sc)
+    return out
+
+
+def show_scenario(ws: Workspace, name: str) -> Scenario:
+    sc = load_scenario(ws, name, check=False)
+    ws.require(sc.window, "edit" if sc.kind == "import" else "view")
+    return sc
+
+
+# -- processes ---------------------------------------------------------------------------
+from .engine import history  # noqa: E402
+from .engine.export import ExportSummary, export, latest, prepare_export  # noqa: E402
+from .engine.import_ import ImportSummary, import_  # noqa: E402
+from .engine.prepare import PrepareSummary, prepare  # noqa: E402
+from .engine.prepared import (  # noqa: E402
+    counts,
+    lines,
+    rollback,
+    set_active,
+    set_value,
+    status,
+)
+
+
+def history_of(ws: Workspace, name: str) -> list[dict[str, Any]]:
+    show_scenario(ws, name)
+    return history.entries(ws, name)
+
+
+__all__ = [
+    "ExportSummary", "ImportSummary", "PrepareSummary", "Provider", "Scenario",
+    "add_provider", "check_scenario", "convert_to_manual", "counts", "create_simplified",
+    "export", "get_version", "history_of", "import_", "init_workspace", "latest",
+    "latest_version", "lines", "list_documents", "list_providers", "list_scenarios",
+    "load_provider", "load_scenario", "open_workspace", "prepare", "prepare_export",
+    "rollback", "save_document", "save_scenario", "set_active", "set_field_type",
+    "set_value", "show_scenario", "status", "suggest_mapping", "update_schema",
+    "update_simplified", "upload_version", "versions",
+]

@@ -144,6 +144,371 @@ def erp_save(c: Ctx, window: str, file, upsert: bool) -> None:
     c.out({"saved": key}, "saved " + ", ".join(f"{k}={v}" for k, v in key.items()))
 
 
+# -- providers ---------------------------------------------------------------------------
+def _params(items: tuple[str, ...]) -> dict[str, Any]:
+    """--param KEY=VALUE pairs; values are read as YAML (numbers, lists, true/false)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        k, v = _pair(item)
+        out[k] = yaml.safe_load(v) if v.strip() else v
+    return out
+
+
+@cli.group()
+def provider() -> None:
+    """Data providers and their file versions."""
+
+
+@provider.command("add")
+@click.argument("name")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--type", "type_name", type=click.Choice(["csv", "excel", "xml"]),
+              help="Provider type (default: from the file extension).")
+@click.option("--param", "-p", multiple=True, help="KEY=VALUE parameter (repeatable).")
+@pass_ctx
+def provider_add(c: Ctx, name: str, file: str, type_name: str | None,
+                 param: tuple[str, ...]) -> None:
+    """Create a provider from FILE; the file becomes version 1."""
+    prov = api.add_provider(c.ws, name, file, type_name=type_name, params=_params(param))
+    c.out({"provider": prov.name, "type": prov.type, "version": 1,
+           "columns": prov.schema.columns()},
+          f"provider {prov.name} ({prov.type}) created with version 1; "
+          f"{len(prov.schema.columns())} field(s)")
+
+
+@provider.command("upload")
+@click.argument("name")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_ctx
+def provider_upload(c: Ctx, name: str, file: str) -> None:
+    """Add FILE as the next version (refused when its structure differs)."""
+    fv = api.upload_version(c.ws, name, file)
+    c.out(fv.to_dict(), f"provider {name}: version {fv.version} stored ({fv.size} bytes, "
+          f"sha256 {fv.sha256[:12]})")
+
+
+@provider.command("update-schema")
+@click.argument("name")
+@click.argument("file", type=click.Path(dir_okay=False))
+@pass_ctx
+def provider_update_schema(c: Ctx, name: str, file: str) -> None:
+    """Take FILE's structure as the provider's schema (and add it as a version)."""
+    diff, broken = api.update_schema(c.ws, name, file)
+    c.out({"diff": diff, "broken_scenarios": broken},
+          "\n".join(["schema updated:"] + ["  " + d for d in diff or ["(no change)"]] +
+                     ([f"scenarios that no longer fit: {', '.join(broken)}"] if broken else [])))
+
+
+@provider.command("set-type")
+@click.argument("name")
+@click.argument("field_name", metavar="FIELD")
+@click.argument("type_name", metavar="TYPE",
+                type=click.Choice(["string", "integer", "decimal", "date", "boolean"]))
+@pass_ctx
+def provider_set_type(c: Ctx, name: str, field_name: str, type_name: str) -> None:
+    """Override the inferred type of a field."""
+    api.set_field_type(c.ws, name, field_name, type_name)
+    c.out({"provider": name, "field": field_name, "type": type_name},
+          f"{name}.{field_name} is now {type_name}")
+
+
+@provider.command("list")
+@pass_ctx
+def provider_list(c: Ctx) -> None:
+    """List the providers."""
+    for p in api.list_providers(c.ws):
+        c.out({"name": p.name, "type": p.type, "simplified": p.simplified},
+              f"{p.name:<24} {p.type:<6}{' (simplified)' if p.simplified else ''}")
+
+
+@provider.command("show")
+@click.argument("name")
+@pass_ctx
+def provider_show(c: Ctx, name: str) -> None:
+    """Show a provider's parameters, schema and file versions."""
+    p = api.load_provider(c.ws, name)
+    vs = api.versions(c.ws, name)
+    if c.as_json:
+        c.out({**p.to_dict(), "versions": [v.to_dict() for v in vs]})
+        return
+    click.echo(f"provider {p.name} ({p.type}){' simplified' if p.simplified else ''}")
+    click.echo("parameters:")
+    for k, v in p.params.items():
+        click.echo(f"  {k}: {v!r}")
+    click.echo("schema:")
+    for o in p.schema.objects:
+        click.echo(f"  object {o.name}" + (f" ({o.path})" if o.path else ""))
+        for f in o.fields:
+            ml = f"({f.max_length})" if f.max_length else ""
+            over = " (set by user)" if f.type_overridden else ""
+            click.echo(f"    {f.name:<28} {f.type}{ml}{over}  e.g. {', '.join(f.samples)}")
+    click.echo("versions:")
+    for v in vs:
+        click.echo(f"  {v.version:>3}  {v.created:%Y-%m-%d %H:%M}  {v.user:<10} {v.size:>10} B "
+                   f" {v.sha256[:12]}  {v.origin}: {v.original_name}")
+
+
+@cli.command("latest")
+@click.argument("provider_name", metavar="PROVIDER")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), help="Copy it here.")
+@pass_ctx
+def latest_cmd(c: Ctx, provider_name: str, output: str | None) -> None:
+    """Get the latest file version of a provider."""
+    fv = api.latest(c.ws, provider_name, output)
+    c.out({**fv.to_dict(), "output": output},
+          f"version {fv.version}: {output or fv.path}")
+
+
+# -- scenarios ---------------------------------------------------------------------------
+@cli.group()
+def scenario() -> None:
+    """Import and export scenarios."""
+
+
+@scenario.command("simplified")
+@click.argument("name")
+@click.option("--file", "file", required=True, type=click.Path(dir_okay=False))
+@click.option("--window", required=True)
+@click.option("--map", "maps", multiple=True, help="SOURCE=Object.Field (repeatable).")
+@click.option("--key", "keys", multiple=True, help="Object.Field of the summary (repeatable).")
+@click.option("--suggest", is_flag=True, help="Map every source field to its suggestion.")
+@click.option("--param", "-p", multiple=True, help="Provider KEY=VALUE parameter.")
+@pass_ctx
+def scenario_simplified(c: Ctx, name: str, file: str, window: str, maps: tuple[str, ...],
+                        keys: tuple[str, ...], suggest: bool, param: tuple[str, ...]) -> None:
+    """Create a provider and a simplified import scenario from FILE in one step."""
+    mapping = dict(_pair(m) for m in maps)
+    if suggest and not mapping:
+        mapping = _suggested(c, file, window, _params(param))
+    sc = api.create_simplified(c.ws, name, file, window, mapping, list(keys),
+                               params=_params(param))
+    c.out(sc.to_dict(), f"simplified scenario {sc.name} created for {sc.window} "
+          f"({len(mapping)} field(s) mapped; keys: {', '.join(sc.keys) or 'none'})")
+
+
+def _suggested(c: Ctx, file: str, window: str, params: dict[str, Any]) -> dict[str, str]:
+    from pathlib import Path
+
+    from .providers.registry import get_provider_type, type_for_file
+
+    pt = get_provider_type(type_for_file(file))
+    schema = pt.read_schema(Path(file), pt.detect(Path(file), params))
+    sug = api.suggest_mapping(c.ws, c.ws.windows.get(window), schema.columns())
+    return {s: t for s, t in sug.items() if t}
+
+
+@scenario.command("suggest")
+@click.option("--file", "file", required=True, type=click.Path(dir_okay=False))
+@click.option("--window", required=True)
+@pass_ctx
+def scenario_suggest(c: Ctx, file: str, window: str) -> None:
+    """Suggest target fields for the columns of FILE."""
+    from pathlib import Path
+
+    from .providers.registry import get_provider_type, type_for_file
+
+    pt = get_provider_type(type_for_file(file))
+    schema = pt.read_schema(Path(file), pt.detect(Path(file), {}))
+    sug = api.suggest_mapping(c.ws, c.ws.windows.get(window), schema.columns())
+    for src, target in sug.items():
+        c.out({"source": src, "target": target}, f"{src:<30} -> {target or '(none)'}")
+
+
+@scenario.command("list")
+@click.option("--kind", type=click.Choice(["import", "export"]))
+@pass_ctx
+def scenario_list(c: Ctx, kind: str | None) -> None:
+    """Scenarios you may run (of windows you have access to)."""
+    for sc in api.list_scenarios(c.ws, kind):
+        st = api.status(c.ws, sc.name)
+        c.out({"name": sc.name, "kind": sc.kind, "window": sc.window, "provider": sc.provider,
+               "simplified": sc.simplified, "status": st},
+              f"{sc.name:<24} {sc.kind:<6} {sc.window}  {sc.provider:<20} {st}"
+              f"{'  (simplified)' if sc.simplified else ''}")
+
+
+@scenario.command("show")
+@click.argument("name")
+@pass_ctx
+def scenario_show(c: Ctx, name: str) -> None:
+    """Show a scenario as YAML."""
+    import yaml
+
+    sc = api.show_scenario(c.ws, name)
+    d = sc.to_dict()
+    d["status"] = api.status(c.ws, name)
+    c.out(d, yaml.safe_dump(d, sort_keys=False, allow_unicode=True).rstrip())
+
+
+@scenario.command("check")
+@click.argument("name")
+@pass_ctx
+def scenario_check(c: Ctx, name: str) -> None:
+    """Check a scenario against its window and provider; every problem with its line."""
+    sc = api.show_scenario(c.ws, name)
+    problems = api.check_scenario(c.ws, sc)
+    c.out({"scenario": name, "problems": problems},
+          "\n".join(problems) if problems else f"{name}: no problems")
+    if problems:
+        raise click.exceptions.Exit(2)
+
+
+@scenario.command("convert")
+@click.argument("name")
+@pass_ctx
+def scenario_convert(c: Ctx, name: str) -> None:
+    """Convert a simplified scenario to a manual one (one-way)."""
+    api.convert_to_manual(c.ws, name)
+    c.out({"scenario": name, "simplified": False},
+          f"{name} is now a manual scenario; edit scenarios/{name}.yaml")
+
+
+# -- processes ---------------------------------------------------------------------------
+@cli.command("prepare")
+@click.argument("name")
+@click.option("--version", type=int, help="File version (default: the latest).")
+@pass_ctx
+def prepare_cmd(c: Ctx, name: str, version: int | None) -> None:
+    """Prepare the data of an import or export scenario."""
+    sc = api.show_scenario(c.ws, name)
+    if sc.kind == "export":
+        s = api.prepare_export(c.ws, name, progress=not c.as_json)
+    else:
+        s = api.prepare(c.ws, name, version=version, progress=not c.as_json)
+    c.out(s.to_dict(), str(s))
+
+
+@cli.command("import")
+@click.argument("name")
+@click.option("--continue-on-error", is_flag=True, help="Go on after a record fails.")
+@click.option("--validate-only", is_flag=True, help="Check every record; save nothing.")
+@click.option("--prepare", "prepare_first", is_flag=True, help="Prepare first.")
+@pass_ctx
+def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
+               prepare_first: bool) -> None:
+    """Import the prepared records (exit 1 when a record stops the run)."""
+    if prepare_first:
+        p = api.prepare(c.ws, name, progress=not c.as_json)
+        if not c.as_json:
+            click.echo(str(p))
+    s = api.import_(c.ws, name, continue_on_error=continue_on_error or None,
+                    validate_only=validate_only, progress=not c.as_json)
+    c.out(s.to_dict(), str(s))
+    if s.stopped is not None or s.failed:
+        if not c.as_json and s.failed and not s.stopped:
+            for e in s.errors[:20]:
+                click.echo(f"  line {e['line']} (record {e['record']}): {e['field']}: "
+                           f"{e['message']}", err=True)
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("export")
+@click.argument("name")
+@click.option("--prepare-only", is_flag=True, help="Only prepare the rows.")
+@click.option("--no-prepare", is_flag=True, help="Export the rows prepared earlier.")
+@pass_ctx
+def export_cmd(c: Ctx, name: str, prepare_only: bool, no_prepare: bool) -> None:
+    """Prepare and export: writes a new file version of the provider."""
+    if prepare_only:
+        s = api.prepare_export(c.ws, name, progress=not c.as_json)
+        c.out(s.to_dict(), str(s))
+        return
+    s = api.export(c.ws, name, prepare_first=not no_prepare, progress=not c.as_json)
+    c.out(s.to_dict(), str(s))
+    if s.failed:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("status")
+@click.argument("name")
+@pass_ctx
+def status_cmd(c: Ctx, name: str) -> None:
+    """A scenario's status and prepared-data counts."""
+    st = api.status(c.ws, name)
+    n = api.counts(c.ws, name)
+    c.out({"scenario": name, "status": st, **n},
+          f"{name}: {st}; " + ", ".join(f"{k} {v}" for k, v in n.items()))
+
+
+@cli.group()
+def prepared() -> None:
+    """Prepared data: look, correct, exclude."""
+
+
+@prepared.command("list")
+@click.argument("name")
+@click.option("--errors", "errors_only", is_flag=True, help="Only records with errors.")
+@click.option("--offset", default=0, show_default=True)
+@click.option("--limit", default=50, show_default=True)
+@pass_ctx
+def prepared_list(c: Ctx, name: str, errors_only: bool, offset: int, limit: int) -> None:
+    """Prepared lines with Active, Processed and error message."""
+    for ln in api.lines(c.ws, name, errors_only=errors_only, offset=offset, limit=limit):
+        flags = ("A" if ln.active else "-") + ("P" if ln.processed else "-")
+        text = f"{ln.line:>6} rec {ln.record:<5} {flags} " + dumps(ln.values)
+        if ln.error:
+            text += f"\n       error ({ln.error_field}): {ln.error}"
+        c.out(ln.to_dict(), text)
+
+
+@prepared.command("set")
+@click.argument("name")
+@click.argument("line", type=int)
+@click.argument("field_name", metavar="FIELD")
+@click.argument("value")
+@pass_ctx
+def prepared_set(c: Ctx, name: str, line: int, field_name: str, value: str) -> None:
+    """Correct a prepared value (the record's error is cleared)."""
+    api.set_value(c.ws, name, line, field_name, value)
+    c.out({"scenario": name, "line": line, "field": field_name, "value": value},
+          f"line {line}: {field_name} = {value!r}")
+
+
+@prepared.command("deactivate")
+@click.argument("name")
+@click.argument("line", type=int)
+@pass_ctx
+def prepared_deactivate(c: Ctx, name: str, line: int) -> None:
+    """Clear Active on the record of LINE (it will not be imported)."""
+    rec = api.set_active(c.ws, name, line, False)
+    c.out({"scenario": name, "line": line, "record": rec, "active": False},
+          f"record {rec} (line {line}) is no longer active")
+
+
+@prepared.command("activate")
+@click.argument("name")
+@click.argument("line", type=int)
+@pass_ctx
+def prepared_activate(c: Ctx, name: str, line: int) -> None:
+    """Set Active on the record of LINE."""
+    rec = api.set_active(c.ws, name, line, True)
+    c.out({"scenario": name, "line": line, "record": rec, "active": True},
+          f"record {rec} (line {line}) is active")
+
+
+@cli.command("history")
+@click.argument("name")
+@pass_ctx
+def history_cmd(c: Ctx, name: str) -> None:
+    """The runs of a scenario: prepare, import, export, roll back."""
+    for h in api.history_of(c.ws, name):
+        c.out(h, f"{h['started']:%Y-%m-%d %H:%M:%S}  {h['action']:<9} {h['status']:<8} "
+              f"{h['user']:<10} v{h['file_version'] or '-'}  {dumps(h['counts'])}"
+              + (f"\n    first error: {h['first_error']}" if h["first_error"] else ""))
+
+
+@cli.command("rollback")
+@click.argument("name")
+@pass_ctx
+def rollback_cmd(c: Ctx, name: str) -> None:
+    """Clear the history and prepared data (imported records are NOT reversed)."""
+    r = api.rollback(c.ws, name)
+    c.out(r, f"{name}: cleared {r['records_cleared']} prepared record(s) and "
+          f"{r['history_cleared']} history entries. {r['note']}")
+
+
 def _pair(text: str) -> tuple[str, str]:
     if "=" not in text:
         raise click.BadParameter(f"{text!r}: expected NAME=VALUE")

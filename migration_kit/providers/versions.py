@@ -172,7 +172,7 @@ def update_schema(ws: Workspace, name: str, file: str | Path) -> tuple[list[str]
 
     Returns (the diff, the scenarios whose mapping no longer fits).
     """
-    prov = load_provider(ws, name)
+    prov = _editable(load_provider(ws, name))
     file = Path(file)
     _, schema = _inspect(ws, file, prov.type, prov.params)
     diff = schema_diff(prov.schema, schema)
@@ -195,7 +195,7 @@ def set_field_type(ws: Workspace, name: str, field_name: str, type_name: str) ->
     if type_name not in ("string", "integer", "decimal", "date", "boolean"):
         raise BadInputError(f"type {type_name!r} is not one of string, integer, decimal, "
                             "date, boolean")
-    prov = load_provider(ws, name)
+    prov = _editable(load_provider(ws, name))
     for o in prov.schema.objects:
         for f in o.fields:
             if f.name == field_name or f"{o.name}.{f.name}" == field_name:
@@ -203,6 +203,13 @@ def set_field_type(ws: Workspace, name: str, field_name: str, type_name: str) ->
                 save_provider(ws, prov)
                 return prov
     raise NotFoundError(f"provider {name!r} has no field {field_name!r}")
+
+
+def _editable(prov: Provider) -> Provider:
+    if prov.simplified:
+        raise BadInputError(f"provider {prov.name!r} belongs to a simplified scenario and "
+                            "cannot be edited; convert the scenario to a manual one first")
+    return prov
 
 
 def _display_name(file: Path) -> str:

@@ -1,0 +1,263 @@
+"""Export: window records -> prepared rows -> a new file version of the provider.
+
+Prepare reads the window's documents (the user needs ``view``), flattens header-detail
+documents (one row per detail line, the summary fields repeated on each; a document with
+no lines gives one row), applies the restrictions and the mapping, and stores the rows.
+Export writes the Active rows in the provider's structure to a temp file, renames it into
+place as version N+1 and marks the rows Processed in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, select, update
+
+from .. import db
+from ..errors import BadInputError, FormulaRuntimeError
+from ..providers.versions import FileVersion, Provider, load_provider, store_written_version
+from ..scenarios.conditions import compile_restrictions
+from ..scenarios.model import Scenario, load_scenario
+from ..values import convert
+from ..workspace import Workspace
+from . import history
+from .lock import scenario_lock
+from .mapping import export_getters, flatten, formula_context
+from .prepare import CHUNK, PrepareSummary, _clear_prepared, _save_state, dump_row
+from .progress import progress_bar
+
+PR = db.prepared_record
+PL = db.prepared_line
+NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
+DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(v: Any) -> Any:
+    """Text a spreadsheet would run as a formula gets a leading apostrophe."""
+    if isinstance(v, str) and v.startswith(DANGEROUS) and not NUMBER.match(v.strip()):
+        return "'" + v
+    return v
+
+
+@dataclass
+class ExportSummary:
+    scenario: str
+    version: int | None = None
+    path: str | None = None
+    rows: int = 0
+    failed: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def __str__(self) -> str:
+        text = (f"{self.scenario}: exported {self.rows} row(s) as version {self.version} "
+                f"({self.path}); {self.failed} row(s) failed")
+        for e in self.errors[:5]:
+            text += f"\n  line {e['line']}: {e['field']}: {e['message']}"
+        return text
+
+
+def _export_scenario(ws: Workspace, name: str) -> Scenario:
+    sc = load_scenario(ws, name)
+    if sc.kind != "export":
+        raise BadInputError(f"scenario {name!r} is an {sc.kind} scenario, not an export")
+    ws.require(sc.window, "view")
+    return sc
+
+
+def prepare_export(ws: Workspace, name: str, *, progress: bool = True) -> PrepareSummary:
+    sc = _export_scenario(ws, name)
+    with scenario_lock(ws, sc.name, "prepare"):
+        return _prepare(ws, sc, progress)
+
+
+def _prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
+    window = ws.windows.get(sc.window)
+    prov = load_provider(ws, sc.provider)
+    columns = prov.schema.columns()
+    getters = export_getters(ws, sc)
+    positions = {c: i for i, c in enumerate(columns)}
+    ctx = formula_context(ws, sc)
+    keep = compile_restrictions(sc.restrictions, today=ctx.today, locale=sc.locale)
+    lines = records = filtered = errors = 0
+    bar = progress_bar(progress, desc=f"prepare {sc.name}", unit="rows")
+    with ws.transaction() as conn:
+        run = history.start(conn, sc.name, "prepare", ws.user)
+        _clear_prepared(conn, sc.name)
+        rec_rows: list[dict[str, Any]] = []
+        line_rows: list[dict[str, Any]] = []
+        with ws.connect() as read:
+            for doc in ws.store.iter_documents(read, sc.window):
+                flat = [r for r in flatten(window, doc) if keep(r)]
+                filtered += 0 if flat else 1
+                if not flat:
+                    continue
+                records += 1
+                rec = {"scenario": sc.name, "record_no": records, "first_line": lines + 1,
+                       "last_line": lines + len(flat), "active": True, "processed": False,
+                       "error": None, "error_field": None,
+                       "key": {k: _text(doc[window.summary][k]) for k in window.key_fields}}
+                for row in flat:
+                    lines += 1
+                    out: list[Any] = [None] * len(columns)
+                    for target, get in getters:
+                        try:
+                            out[positions[target]] = get(row)
+                        except FormulaRuntimeError as e:
+                            if rec["error"] is None:
+                                rec["error"], rec["error_field"] = e.message, target
+                                errors += 1
+                    line_rows.append({"scenario": sc.name, "line_no": lines,
+                                      "record_no": records, "source_line": None,
+                                      "data": dump_row(out)})
+                rec_rows.append(rec)
+                bar.update(len(flat))
+                if len(line_rows) >= CHUNK:
+                    conn.execute(insert(PR), rec_rows)
+                    conn.execute(insert(PL), line_rows)
+                    rec_rows.clear()
+                    line_rows.clear()
+        if rec_rows:
+            conn.execute(insert(PR), rec_rows)
+        if line_rows:
+            conn.execute(insert(PL), line_rows)
+        bar.close()
+        _save_state(conn, sc, columns, None)
+        summary = PrepareSummary(sc.name, None, lines, records, filtered, 0, errors)
+        history.finish(conn, run, status="done", counts=summary.to_dict())
+    return summary
+
+
+def _text(v: Any) -> Any:
+    return v if v is None or isinstance(v, str | int) else str(v)
+
+
+def export(ws: Workspace, name: str, *, prepare_first: bool = True,
+           progress: bool = True) -> ExportSummary:
+    """Prepare (unless told not to) and write the Active rows as a new file version."""
+    sc = _export_scenario(ws, name)
+    with scenario_lock(ws, sc.name, "export"):
+        if prepare_first:
+            _prepare(ws, sc, progress)
+        return _export(ws, sc, progress)
+
+
+def _export(ws: Workspace, sc: Scenario, progress: bool) -> ExportSummary:
+    prov = load_provider(ws, sc.provider)
+    if not prov.ptype.writable:
+        raise BadInputError(f"provider {prov.name!r} ({prov.type}) cannot be written")
+    summary = ExportSummary(sc.name)
+    with ws.connect() as conn:
+        cols = conn.execute(select(db.scenario_state.c.columns).where(
+            db.scenario_state.c.scenario == sc.name)).scalar()
+    if cols is None:
+        raise BadInputError(f"scenario {sc.name!r} has no prepared data: run prepare first")
+    check = _checker(prov, cols, sc.options.get("neutralise_formulas", True) and
+                     prov.type in ("csv", "excel"))
+    written: list[int] = []
+    failed: list[dict[str, Any]] = []
+    bar = progress_bar(progress, desc=f"export {sc.name}", unit="rows")
+
+    def rows():
+        with ws.connect() as read:
+            q = (select(PL.c.line_no, PL.c.record_no, PL.c.data)
+                 .join(PR, and_(PR.c.scenario == PL.c.scenario,
+                                PR.c.record_no == PL.c.record_no))
+                 .where(and_(PL.c.scenario == sc.name, PR.c.active.is_(True),
+                             PR.c.error.is_(None)))
+                 .order_by(PL.c.line_no))
+            for line_no, rec_no, data in read.execution_options(yield_per=CHUNK).execute(q):
+                values, err = check(json.loads(data))
+                bar.update()
+                if err:
+                    failed.append({"line": line_no, "record": rec_no, **err})
+                    continue
+                written.append(rec_no)
+                yield tuple(values)
+
+    folder = ws.path("files", prov.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".export-{os.getpid()}{prov.extension}"
+    try:
+        n = prov.ptype.write(tmp, prov.params, prov.schema, cols, rows())
+        bar.close()
+        with ws.transaction() as conn:
+            run = history.start(conn, sc.name, "export", ws.user)
+            fv: FileVersion = store_written_version(ws, prov, tmp, conn)
+            bad = {f["record"] for f in failed}
+            ok = sorted(set(written) - bad)
+            if ok:
+                conn.execute(update(PR).where(and_(PR.c.scenario == bindparam("s"),
+                                                   PR.c.record_no == bindparam("r")))
+                             .values(processed=True), [{"s": sc.name, "r": r} for r in ok])
+            if failed:
+                firsts: dict[int, dict] = {}
+                for f in failed:
+                    firsts.setdefault(f["record"], f)
+                conn.execute(update(PR).where(and_(PR.c.scenario == bindparam("s"),
+                                                   PR.c.record_no == bindparam("r")))
+                             .values(error=bindparam("e"), error_field=bindparam("f")),
+                             [{"s": sc.name, "r": r, "e": f["message"], "f": f["field"]}
+                              for r, f in firsts.items()])
+            conn.execute(db.scenario_state.update()
+                         .where(db.scenario_state.c.scenario == sc.name)
+                         .values(exported_version=fv.version))
+            summary.version, summary.path, summary.rows = fv.version, str(fv.path), n
+            summary.failed, summary.errors = len(failed), failed[:1000]
+            history.finish(conn, run, status="done" if not failed else "errors",
+                           counts={"rows": n, "failed": len(failed), "version": fv.version},
+                           first_error=(f"line {failed[0]['line']}: {failed[0]['message']}"
+                                        if failed else None))
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return summary
+
+
+def _checker(prov: Provider, cols: list[str], neutral: bool):
+    """Checks each value against its column (type, length) and neutralises formulas."""
+    types = {}
+    for o in prov.schema.objects:
+        for f in o.fields:
+            name = f.name if len(prov.schema.objects) == 1 else f"{o.name}.{f.name}"
+            types[name] = f
+    specs = [types.get(c) for c in cols]
+    limit = prov.params.get("max_cell_length", 32767 if prov.type == "excel" else None)
+
+    def check(values: list[Any]) -> tuple[list[Any], dict[str, str] | None]:
+        out = []
+        for c, f, v in zip(cols, specs, values):
+            if v is not None and f is not None and f.type != "string":
+                try:
+                    v = convert(v, f.type)
+                except ValueError as e:
+                    return values, {"field": c, "message": f"cannot be written as {f.type}: {e}"}
+            if isinstance(v, str):
+                if limit and len(v) > limit:
+                    return values, {"field": c, "message":
+                                    f"{len(v)} characters is too long (at most {limit})"}
+                if neutral:
+                    v = neutralise(v)
+            out.append(v)
+        return out, None
+
+    return check
+
+
+def latest(ws: Workspace, provider: str, output: str | Path | None = None) -> FileVersion:
+    """The newest file version of a provider; copied to ``output`` when given."""
+    import shutil
+
+    from ..providers.versions import latest_version
+
+    fv = latest_version(ws, provider)
+    if output is not None:
+        shutil.copyfile(fv.path, output)
+    return fv
