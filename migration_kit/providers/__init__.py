@@ -1,0 +1,14 @@
+"""Data provider file types: CSV, Excel and XML files read as schemas and row batches.
+
+Pure file handling, no database: ``get_provider_type(type_for_file(path))`` gives the type;
+its ``detect``, ``read_schema``, ``read_batches`` and ``write`` do the work.
+"""
+
+from .base import Batch, FieldSchema, ObjectSchema, ProviderType, Schema
+from .registry import get_provider_type, provider_types, type_for_file
+from .schema import check_size, infer_type, schema_diff
+
+__all__ = [
+    "Batch", "FieldSchema", "ObjectSchema", "ProviderType", "Schema", "check_size",
+    "get_provider_type", "infer_type", "provider_types", "schema_diff", "type_for_file",
+]

@@ -1,0 +1,197 @@
+"""The provider interface: a file's schema, rows read in batches, and the file type protocol.
+
+A *provider type* is one class per file format (``csv``, ``excel``, ``xml``) with the same few
+methods: ``detect`` (fill in the parameters), ``read_schema``, ``read_batches`` (streaming) and
+``write``. Everything here is plain data so it can be stored in YAML and compared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from migration_kit.errors import Location
+
+TYPES = ("string", "integer", "decimal", "date", "boolean")
+
+
+@dataclass
+class FieldSchema:
+    """One column (flat files) or one leaf value of an XML object."""
+
+    name: str
+    type: str = "string"
+    max_length: int | None = None
+    samples: list[str] = field(default_factory=list)
+    path: str | None = None
+    type_overridden: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.max_length is not None:
+            out["max_length"] = self.max_length
+        out["samples"] = list(self.samples)
+        if self.path is not None:
+            out["path"] = self.path
+        if self.type_overridden:
+            out["type_overridden"] = True
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FieldSchema:
+        return cls(name=str(d["name"]), type=str(d.get("type", "string")),
+                   max_length=d.get("max_length"), samples=[str(s) for s in d.get("samples") or []],
+                   path=d.get("path"), type_overridden=bool(d.get("type_overridden", False)))
+
+
+@dataclass
+class ObjectSchema:
+    """A record type: ``Row`` for flat files; an element (summary or detail) for XML.
+
+    ``position`` (XML detail objects only) is the index of the summary field before which the
+    detail elements are written back, so the element order of the original is kept
+    (``None``: after all summary fields).
+    """
+
+    name: str
+    fields: list[FieldSchema]
+    path: str | None = None
+    parent: str | None = None
+    position: int | None = None
+
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.path is not None:
+            out["path"] = self.path
+        if self.parent is not None:
+            out["parent"] = self.parent
+        if self.position is not None:
+            out["position"] = self.position
+        out["fields"] = [f.to_dict() for f in self.fields]
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ObjectSchema:
+        return cls(name=str(d["name"]), fields=[FieldSchema.from_dict(f) for f in d.get("fields") or []],
+                   path=d.get("path"), parent=d.get("parent"), position=d.get("position"))
+
+
+@dataclass
+class Schema:
+    """The objects of a provider; ``objects[0]`` is the summary (main) object."""
+
+    objects: list[ObjectSchema]
+
+    def columns(self) -> list[str]:
+        """Flat column names of the rows ``read_batches`` yields, in order.
+
+        ``Object.Field`` when there are several objects (XML summary + details), else the plain
+        field names.
+        """
+        if len(self.objects) > 1:
+            return [f"{o.name}.{f.name}" for o in self.objects for f in o.fields]
+        return [f.name for f in self.objects[0].fields] if self.objects else []
+
+    def fields(self) -> list[FieldSchema]:
+        """Every field in column order (parallel to :meth:`columns`)."""
+        return [f for o in self.objects for f in o.fields]
+
+    def field(self, column: str) -> FieldSchema | None:
+        for col, f in zip(self.columns(), self.fields()):
+            if col == column:
+                return f
+        return None
+
+    def object(self, name: str) -> ObjectSchema | None:
+        return next((o for o in self.objects if o.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"objects": [o.to_dict() for o in self.objects]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Schema:
+        return cls(objects=[ObjectSchema.from_dict(o) for o in d.get("objects") or []])
+
+
+@dataclass
+class Batch:
+    """Up to ``batch_size`` rows of a file, with the source line of each row.
+
+    ``warnings`` holds readable notes about rows that were repaired (ragged rows read with
+    ``tolerate_ragged``), one per row, each starting with its location.
+    """
+
+    columns: list[str]
+    rows: list[tuple]
+    lines: list[int]
+    file: str
+    sheet: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def location(self, i: int, version: int | None = None) -> Location:
+        return Location(file=self.file, version=version, sheet=self.sheet, line=self.lines[i])
+
+
+class ProviderType(Protocol):
+    """One file format. Implementations live in ``csv.py``, ``excel.py`` and ``xml.py``."""
+
+    name: str
+    extensions: tuple[str, ...]
+    writable: bool
+
+    def detect(self, path: Path, params: dict) -> dict:
+        """Fill in missing or ``"auto"`` parameters; return the complete, plain params dict."""
+        ...
+
+    def read_schema(self, path: Path, params: dict, sample_rows: int = 1000) -> Schema: ...
+
+    def read_batches(self, path: Path, params: dict, schema: Schema,
+                     batch_size: int = 5000) -> Iterator[Batch]: ...
+
+    def write(self, path: Path, params: dict, schema: Schema, columns: list[str],
+              rows: Iterable[tuple]) -> int: ...
+
+
+def display_name(path: Path | str) -> str:
+    """The name shown in messages and locations: the file's base name."""
+    return Path(path).name
+
+
+class BatchBuilder:
+    """Collects rows and their lines; ``take()`` hands out a full :class:`Batch`."""
+
+    def __init__(self, columns: list[str], file: str, batch_size: int, sheet: str | None = None):
+        self.columns = columns
+        self.file = file
+        self.sheet = sheet
+        self.batch_size = max(1, int(batch_size))
+        self._new()
+
+    def _new(self) -> None:
+        self.rows: list[tuple] = []
+        self.lines: list[int] = []
+        self.warnings: list[str] = []
+
+    def add(self, row: tuple, line: int) -> None:
+        self.rows.append(row)
+        self.lines.append(line)
+
+    @property
+    def full(self) -> bool:
+        return len(self.rows) >= self.batch_size
+
+    def take(self) -> Batch:
+        b = Batch(self.columns, self.rows, self.lines, self.file, self.sheet, self.warnings)
+        self._new()
+        return b
+
+    def __bool__(self) -> bool:
+        return bool(self.rows) or bool(self.warnings)

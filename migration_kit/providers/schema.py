@@ -1,0 +1,152 @@
+"""Type inference from sample values, schema comparison between file versions, size check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from pathlib import Path
+
+from migration_kit.errors import Location, SourceError
+
+from .base import FieldSchema, Schema
+
+_INT = re.compile(r"[+-]?(?:0|[1-9]\d{0,17})")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?")
+_BOOL = {"true", "false"}
+
+
+def _decimal_re(sep: str) -> re.Pattern[str]:
+    s = re.escape(sep or ".")
+    return re.compile(rf"[+-]?(?:\d+{s}\d*|{s}\d+|\d+)(?:[eE][+-]?\d+)?")
+
+
+def is_date(value: str, date_format: str | None = None) -> bool:
+    """True if ``value`` is an ISO date (optionally with a time) or matches ``date_format``."""
+    if date_format:
+        try:
+            dt.datetime.strptime(value, date_format)
+            return True
+        except ValueError:
+            pass
+    if _ISO_DATE.fullmatch(value):
+        try:
+            dt.datetime.fromisoformat(value)
+            return True
+        except ValueError:
+            return False
+    return False
+
+
+def infer_type(values: list[str], *, date_format: str | None = None,
+               decimal_separator: str = ".") -> str:
+    """The narrowest type that fits every non-null value.
+
+    ``integer`` (no leading zeros, so codes like ``00123`` stay text), ``decimal`` (with
+    ``decimal_separator``), ``date`` (ISO ``yyyy-mm-dd`` or ``date_format``), ``boolean``
+    (``true``/``false``, any case), else ``string``. No values at all: ``string``.
+    """
+    vals = [v for v in values if v is not None and v != ""]
+    if not vals:
+        return "string"
+    if all(v.lower() in _BOOL for v in vals):
+        return "boolean"
+    if all(_INT.fullmatch(v) for v in vals):
+        return "integer"
+    dec = _decimal_re(decimal_separator)
+    if all(dec.fullmatch(v) for v in vals):
+        return "decimal"
+    if all(is_date(v, date_format) for v in vals):
+        return "date"
+    return "string"
+
+
+class FieldStats:
+    """Accumulates sample text values of one field: type, max length, first samples."""
+
+    def __init__(self, limit: int = 1000):
+        self.values: list[str] = []
+        self.samples: list[str] = []
+        self.max_length: int | None = None
+        self.limit = limit
+
+    def add(self, value: str | None) -> None:
+        if value is None:
+            return
+        n = len(value)
+        if self.max_length is None or n > self.max_length:
+            self.max_length = n
+        if value == "":
+            return
+        if len(self.samples) < 3 and value not in self.samples:
+            self.samples.append(value)
+        if len(self.values) < self.limit:
+            self.values.append(value)
+
+    def to_field(self, name: str, *, path: str | None = None, date_format: str | None = None,
+                 decimal_separator: str = ".") -> FieldSchema:
+        return FieldSchema(name=name, type=infer_type(self.values, date_format=date_format,
+                                                      decimal_separator=decimal_separator),
+                           max_length=self.max_length, samples=list(self.samples), path=path)
+
+
+def schema_diff(old: Schema, new: Schema) -> list[str]:
+    """Readable differences between two schemas' objects and columns; ``[]`` means the same.
+
+    Types are not compared: they are inferred from samples and may vary between versions.
+    A column removed and another added at the same position is reported as renamed.
+    """
+    out: list[str] = []
+    old_objs = {o.name: o for o in old.objects}
+    new_objs = {o.name: o for o in new.objects}
+    for name in old_objs:
+        if name not in new_objs:
+            out.append(f"removed object '{name}'")
+    for name in new_objs:
+        if name not in old_objs:
+            out.append(f"added object '{name}'")
+    for name, o in old_objs.items():
+        if name in new_objs:
+            out.extend(_diff_columns(name, o.field_names(), new_objs[name].field_names()))
+    return out
+
+
+def _diff_columns(obj: str, a: list[str], b: list[str]) -> list[str]:
+    out: list[str] = []
+    removed: list[tuple[int, str]] = []
+    added: list[tuple[int, str]] = []
+    sm = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
+    for tag, i1, i2, j1, j2 in sm.get_opcodes():
+        if tag == "equal":
+            continue
+        if tag == "replace" and (i2 - i1) == (j2 - j1):
+            for x, y in zip(a[i1:i2], b[j1:j2]):
+                if x in b or y in a:  # really a move, handled below
+                    removed.append((i1, x))
+                    added.append((j1, y))
+                else:
+                    out.append(f"renamed column '{x}' -> '{y}' in {obj}")
+            continue
+        removed.extend((i, x) for i, x in zip(range(i1, i2), a[i1:i2]))
+        added.extend((j, y) for j, y in zip(range(j1, j2), b[j1:j2]))
+    added_names = {y for _, y in added}
+    removed_names = {x for _, x in removed}
+    for _i, x in removed:
+        if x in added_names:
+            out.append(f"moved column '{x}' in {obj}: position {a.index(x) + 1} -> {b.index(x) + 1}")
+        else:
+            out.append(f"removed column '{x}' in {obj}")
+    for _j, y in added:
+        if y not in removed_names:
+            out.append(f"added column '{y}' in {obj}")
+    return out
+
+
+def check_size(path: Path, limit_bytes: int) -> None:
+    """Refuse a file larger than ``limit_bytes`` (SourceError naming both sizes)."""
+    size = Path(path).stat().st_size
+    if limit_bytes is not None and size > int(limit_bytes):
+        raise SourceError(
+            f"file is {size:,} bytes, over the limit of {int(limit_bytes):,} bytes "
+            "(raise the provider's max_bytes to read it)",
+            location=Location(file=Path(path).name), size=size, limit=int(limit_bytes))
