@@ -263,7 +263,28 @@ def _parse(text: str) -> _Node:
         if isinstance(e.orig_exc, _NodeError):
             raise FormulaSyntaxError(e.orig_exc.message, formula=text,
                                      position=e.orig_exc.pos) from None
+        if isinstance(e.orig_exc, RecursionError):
+            raise _too_deep(text) from None
         raise
+    except RecursionError:
+        raise _too_deep(text) from None
+
+
+MAX_DEPTH = 200  # nesting of operators and calls; deeper trees would exhaust the stack
+
+
+def _too_deep(text: str) -> FormulaSyntaxError:
+    return FormulaSyntaxError(f"the formula is nested more than {MAX_DEPTH} levels deep",
+                              formula=text, position=0)
+
+
+def _check_depth(text: str, node: _Node) -> None:
+    stack = [(node, 1)]
+    while stack:
+        n, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep(text)
+        stack.extend((arg, depth + 1) for arg in n.args)
 
 
 # --------------------------------------------------------------------------- values
@@ -984,6 +1005,7 @@ class Formula:
 def compile_formula(text: str) -> Formula:
     """Parse, check and compile ``text`` (which starts with ``=``); FormulaSyntaxError if bad."""
     node = _parse(text)
+    _check_depth(text, node)
     problems = _problems(node)
     if problems:
         message, position = problems[0]
@@ -995,6 +1017,7 @@ def check_formula(text: str, known_fields: Iterable[str], known_maps: Iterable[s
     """Every static problem of ``text`` as readable lines; ``[]`` when it is fine."""
     try:
         node = _parse(text)
+        _check_depth(text, node)
     except FormulaSyntaxError as e:
         return [e.message.splitlines()[0]]
     return [f"{message} at position {position + 1}"

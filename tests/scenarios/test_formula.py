@@ -489,3 +489,16 @@ def test_check_formula_ok_and_syntax():
     problems = check_formula("=[A] +", ["A"], [])
     assert len(problems) == 1 and "ends too early" in problems[0]
     assert check_formula("A", [], []) == ["a formula starts with '=' at position 1"]
+
+
+@pytest.mark.parametrize("text", ["=" + "1 + " * 3000 + "1", "=" + "Abs(" * 500 + "1" + ")" * 500,
+                                  "=" + "-" * 3000 + "1"])
+def test_too_deep_is_a_syntax_error(text):
+    e = syntax_error(text)
+    assert e.position == 0 and "nested more than" in e.message
+    assert "nested more than" in check_formula(text, [], [])[0]
+
+
+def test_reasonably_deep_is_fine():
+    assert ev("=" + "1 + " * 150 + "1") == 151
+    assert ev("=" + "(" * 3000 + "1" + ")" * 3000) == 1  # brackets add no depth
