@@ -13,7 +13,8 @@ Null (``None``). Rules:
 * Arithmetic with Null is Null; ``&`` and ``Concat`` read Null as ``''``.
 * Comparisons with Null are False (also ``<>``); use ``IsNull``. Text compares
   case-sensitively; text against a number or date is read as a number or date (in the
-  context's locale).
+  context's locale), and empty text then compares like Null. Two texts compare as text,
+  even when both look like numbers: ``CDec`` them to compare as numbers.
 * ``IsNull`` and ``Coalesce`` treat ``''`` like Null, since empty cells of a file are ``''``.
 * Most functions return Null for a Null first argument.
 * A field missing from the row reads as Null; :func:`check_formula` reports unknown fields.
@@ -383,11 +384,12 @@ def _equal(a: Any, b: Any, ctx: FormulaContext) -> bool:
     return p is not None and p[0] == p[1]
 
 
-def _order(a: Any, b: Any, ctx: FormulaContext, who: str) -> tuple[Any, Any]:
+def _order(a: Any, b: Any, ctx: FormulaContext, who: str) -> tuple[Any, Any] | None:
+    """``a`` and ``b`` made comparable; None when one is empty text read as a number or date."""
     p = _pair(a, b, ctx)
-    if p is None or None in p:
+    if p is None:
         raise _fail(who, f"cannot compare {to_str(a)!r} with {to_str(b)!r}", a)
-    return p
+    return None if p[0] is None or p[1] is None else p
 
 
 def _cmp_eq(a, b, ctx):
@@ -404,7 +406,9 @@ def _cmp_ne(a, b, ctx):
     if type(a) is type(b):
         return a != b
     p = _pair(a, b, ctx)
-    return p is None or p[0] != p[1]
+    if p is None:
+        return True  # 'abc' <> 1
+    return p[0] is not None and p[1] is not None and p[0] != p[1]
 
 
 def _ordered(op: str, test: Callable[[Any, Any], bool]):
@@ -413,8 +417,8 @@ def _ordered(op: str, test: Callable[[Any, Any], bool]):
             return False
         if type(a) is type(b) and type(a) is not bool:
             return test(a, b)
-        x, y = _order(a, b, ctx, f"'{op}'")
-        return test(x, y)
+        p = _order(a, b, ctx, f"'{op}'")
+        return p is not None and test(*p)
     return compare
 
 
@@ -628,12 +632,12 @@ def _extreme(function: str, pick_greater: bool):
     def extreme(ctx, *values):
         best = None
         for v in values:
-            if v is None:
+            if v is None or v == "":
                 continue
             if best is None:
                 best = v
                 continue
-            x, y = _order(v, best, ctx, function)
+            x, y = _order(v, best, ctx, function) or (v, best)
             if (x > y) if pick_greater else (x < y):
                 best = v
         return best

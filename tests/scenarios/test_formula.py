@@ -181,6 +181,16 @@ def test_comparisons_with_null_are_false(text):
     assert ev(text, {"N": None}) is False
 
 
+@pytest.mark.parametrize("text", ["=[E] > 0", "=[E] <= 0", "=[E] = 0", "=[E] <> 0",
+                                  "=[E] < #2024-01-01#"])
+def test_empty_text_against_a_number_or_date_is_like_null(text):
+    assert ev(text, {"E": ""}) is False
+
+
+def test_min_max_skip_empty_text():
+    assert ev("=Max([E], 2, [N])", {"E": "", "N": None}) == 2
+
+
 def test_ordering_incomparable_values_is_a_runtime_error():
     e = runtime_error("=[A] > 5", {"A": "abc"})
     assert "cannot compare 'abc' with '5'" in e.message
