@@ -71,7 +71,7 @@ class Restriction:
             raise BadInputError(f"a restriction needs a field and a condition, got {d!r}")
         if "values" in d:
             raw = d["values"]
-            values = list(raw) if isinstance(raw, list | tuple) else [raw]
+            values = [] if raw is None else list(raw) if isinstance(raw, list | tuple) else [raw]
         elif "value" in d:
             values = [d["value"]]
         else:

@@ -995,8 +995,8 @@ class Formula:
         except FormulaRuntimeError as e:
             e.facts.setdefault("formula", self.text)
             raise
-        except (ArithmeticError, TypeError, ValueError, OverflowError) as e:
-            raise FormulaRuntimeError(f"{e}", formula=self.text) from e
+        except (ArithmeticError, TypeError, ValueError) as e:  # a value no rule foresaw
+            raise FormulaRuntimeError(f"cannot evaluate: {e}", formula=self.text) from e
 
     def __repr__(self) -> str:
         return f"Formula({self.text!r})"

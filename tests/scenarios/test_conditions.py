@@ -332,6 +332,7 @@ def test_from_dict_and_to_dict():
     assert Restriction.from_dict({"field": "S", "condition": "is_empty"}).values == []
     assert Restriction.from_dict({"field": "S", "condition": "in", "values": "NO"}).values == ["NO"]
     assert R("S", "in", ["NO"]).to_dict()["values"] == ["NO"]
+    assert Restriction.from_dict({"field": "S", "condition": "is_empty", "values": None}).values == []
 
 
 @given(st.builds(

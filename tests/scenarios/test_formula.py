@@ -397,6 +397,13 @@ def test_runtime_error_carries_function_and_value():
     assert e.facts["value_map"] == "Country" and e.facts["value"] == "Danmark"
 
 
+def test_unforeseen_value_types_are_runtime_errors():
+    e = runtime_error("=[A] + 1", {"A": [1, 2]})
+    assert "is not a number" in e.message
+    e = runtime_error("=[A] < [B]", {"A": {1: 2}, "B": {1: 2}})
+    assert e.message.startswith("cannot evaluate:") and e.facts["formula"] == "=[A] < [B]"
+
+
 def test_value_maps_as_plain_dicts():
     ctx = FormulaContext(value_maps={"M": {"a": "A"}}, today=TODAY)
     assert ev("=Map(M, 'a')", ctx=ctx) == "A"
