@@ -10,7 +10,46 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .engine import history
+from .engine.export import ExportSummary, export, latest, prepare_export
+from .engine.import_ import ImportSummary, import_
+from .engine.prepare import PrepareSummary, prepare
+from .engine.prepared import (
+    clear_active_until_error,
+    clear_errors,
+    counts,
+    lines,
+    replace,
+    rollback,
+    set_active,
+    set_active_lines,
+    set_value,
+    status,
+    toggle_active,
+    toggle_processed,
+)
+from .engine.run import RunResult, prepare_and_import
 from .erp.validation import Doc
+from .providers.versions import (
+    Provider,
+    add_provider,
+    get_version,
+    latest_version,
+    list_providers,
+    load_provider,
+    set_field_type,
+    update_schema,
+    upload_version,
+    versions,
+)
+from .scenarios import valuemaps
+from .scenarios.model import Scenario, check_scenario, load_scenario, save_scenario
+from .scenarios.simplified import (
+    convert_to_manual,
+    create_simplified,
+    suggest_mapping,
+    update_simplified,
+)
 from .workspace import Workspace
 
 
@@ -39,35 +78,6 @@ def save_document(ws: Workspace, window_id: str, doc: Doc, mode: str = "insert")
         return ws.store.save(conn, window_id, doc, mode=mode)
 
 
-# -- providers ---------------------------------------------------------------------------
-from .providers.versions import (  # noqa: E402
-    Provider,
-    add_provider,
-    get_version,
-    latest_version,
-    list_providers,
-    load_provider,
-    set_field_type,
-    update_schema,
-    upload_version,
-    versions,
-)
-
-# -- scenarios ---------------------------------------------------------------------------
-from .scenarios.model import (  # noqa: E402
-    Scenario,
-    check_scenario,
-    load_scenario,
-    save_scenario,
-)
-from .scenarios.simplified import (  # noqa: E402
-    convert_to_manual,
-    create_simplified,
-    suggest_mapping,
-    update_simplified,
-)
-
-
 def list_scenarios(ws: Workspace, kind: str | None = None) -> list[Scenario]:
     """The scenarios the user may run: import needs ``edit`` on the window, export ``view``."""
     from .scenarios.model import list_scenarios as _all
@@ -86,27 +96,14 @@ def show_scenario(ws: Workspace, name: str) -> Scenario:
     return sc
 
 
-# -- processes ---------------------------------------------------------------------------
-from .engine import history  # noqa: E402
-from .engine.export import ExportSummary, export, latest, prepare_export  # noqa: E402
-from .engine.import_ import ImportSummary, import_  # noqa: E402
-from .engine.prepare import PrepareSummary, prepare  # noqa: E402
-from .engine.prepared import (  # noqa: E402
-    counts,
-    lines,
-    rollback,
-    set_active,
-    set_value,
-    status,
-)
-
-
 def history_of(ws: Workspace, name: str) -> list[dict[str, Any]]:
     show_scenario(ws, name)
     return history.entries(ws, name)
 
 
 __all__ = [
+    "RunResult", "clear_active_until_error", "clear_errors", "prepare_and_import", "replace",
+    "set_active_lines", "toggle_active", "toggle_processed", "valuemaps",
     "ExportSummary", "ImportSummary", "PrepareSummary", "Provider", "Scenario",
     "add_provider", "check_scenario", "convert_to_manual", "counts", "create_simplified",
     "export", "get_version", "history_of", "import_", "init_workspace", "latest",

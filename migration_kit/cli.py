@@ -384,18 +384,31 @@ def prepare_cmd(c: Ctx, name: str, version: int | None) -> None:
 @click.argument("name")
 @click.option("--continue-on-error", is_flag=True, help="Go on after a record fails.")
 @click.option("--validate-only", is_flag=True, help="Check every record; save nothing.")
-@click.option("--prepare", "prepare_first", is_flag=True, help="Prepare first.")
+@click.option("--save-only-if-valid", is_flag=True,
+              help="Save nothing unless every record is valid.")
+@click.option("--prepare", "prepare_first", is_flag=True, help="Prepare & Import in one step.")
+@click.option("--sync", type=click.Choice(["full", "incremental"]),
+              help="With --prepare: incremental imports only a newer file version.")
+@click.option("--reuse", is_flag=True,
+              help="With --prepare: re-use unfinished prepared data instead of discarding it.")
+@click.option("--batch-size", type=int, help="Records per transaction.")
 @pass_ctx
 def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
-               prepare_first: bool) -> None:
+               save_only_if_valid: bool, prepare_first: bool, sync: str | None, reuse: bool,
+               batch_size: int | None) -> None:
     """Import the prepared records (exit 1 when a record stops the run)."""
+    opts = {"continue_on_error": continue_on_error or None, "validate_only": validate_only,
+            "save_only_if_valid": save_only_if_valid or None, "batch_size": batch_size}
     if prepare_first:
-        p = api.prepare(c.ws, name, progress=not c.as_json)
-        if not c.as_json:
-            click.echo(str(p))
-    s = api.import_(c.ws, name, continue_on_error=continue_on_error or None,
-                    validate_only=validate_only, progress=not c.as_json)
-    c.out(s.to_dict(), str(s))
+        r = api.prepare_and_import(c.ws, name, sync=sync, discard_previous=not reuse,
+                                   progress=not c.as_json, **opts)
+        c.out(r.to_dict(), str(r))
+        s = r.imported
+        if s is None:
+            return
+    else:
+        s = api.import_(c.ws, name, progress=not c.as_json, **opts)
+        c.out(s.to_dict(), str(s))
     if s.stopped is not None or s.failed:
         if not c.as_json and s.failed and not s.stopped:
             for e in s.errors[:20]:
@@ -486,6 +499,117 @@ def prepared_activate(c: Ctx, name: str, line: int) -> None:
     rec = api.set_active(c.ws, name, line, True)
     c.out({"scenario": name, "line": line, "record": rec, "active": True},
           f"record {rec} (line {line}) is active")
+
+
+@prepared.command("replace")
+@click.argument("name")
+@click.argument("column")
+@click.argument("find")
+@click.argument("replacement")
+@click.option("--match-case", is_flag=True)
+@click.option("--whole", is_flag=True, help="Match the whole value only.")
+@click.option("--line", "lines", type=int, multiple=True, help="Only these lines.")
+@pass_ctx
+def prepared_replace(c: Ctx, name: str, column: str, find: str, replacement: str,
+                     match_case: bool, whole: bool, lines: tuple[int, ...]) -> None:
+    """Find and replace a value in one column of the prepared data."""
+    n = api.replace(c.ws, name, column, find, replacement, match_case=match_case,
+                    whole_value=whole, lines=list(lines) or None)
+    c.out({"scenario": name, "column": column, "changed": n}, f"{n} value(s) changed")
+
+
+@prepared.command("toggle-active")
+@click.argument("name")
+@click.option("--line", "lines", type=int, multiple=True, help="Lines (default: all).")
+@pass_ctx
+def prepared_toggle_active(c: Ctx, name: str, lines: tuple[int, ...]) -> None:
+    """Flip Active on the records of the given lines."""
+    n = api.toggle_active(c.ws, name, list(lines) or None)
+    c.out({"scenario": name, "records": n}, f"Active flipped on {n} record(s)")
+
+
+@prepared.command("clear-active-until-error")
+@click.argument("name")
+@pass_ctx
+def prepared_clear_until_error(c: Ctx, name: str) -> None:
+    """Clear Active on the records before the first record with an error."""
+    n = api.clear_active_until_error(c.ws, name)
+    c.out({"scenario": name, "records": n}, f"Active cleared on {n} record(s)")
+
+
+@prepared.command("toggle-processed")
+@click.argument("name")
+@click.option("--line", "lines", type=int, multiple=True, required=True)
+@pass_ctx
+def prepared_toggle_processed(c: Ctx, name: str, lines: tuple[int, ...]) -> None:
+    """Flip Processed on the records of the given lines (may cause a second import)."""
+    n, warning = api.toggle_processed(c.ws, name, list(lines))
+    click.echo(warning, err=True)
+    c.out({"scenario": name, "records": n, "warning": warning},
+          f"Processed flipped on {n} record(s)")
+
+
+@prepared.command("clear-errors")
+@click.argument("name")
+@click.option("--line", "lines", type=int, multiple=True, help="Lines (default: all).")
+@pass_ctx
+def prepared_clear_errors(c: Ctx, name: str, lines: tuple[int, ...]) -> None:
+    """Clear the error messages of the prepared records."""
+    n = api.clear_errors(c.ws, name, list(lines) or None)
+    c.out({"scenario": name, "records": n}, f"errors cleared on {n} record(s)")
+
+
+@cli.group()
+def valuemap() -> None:
+    """Substitution lists used by formulas: =Map('NAME', [Field])."""
+
+
+@valuemap.command("list")
+@pass_ctx
+def valuemap_list(c: Ctx) -> None:
+    for name in api.valuemaps.list_valuemaps(c.ws):
+        c.out({"name": name}, name)
+
+
+@valuemap.command("show")
+@click.argument("name")
+@pass_ctx
+def valuemap_show(c: Ctx, name: str) -> None:
+    vm = api.valuemaps.load_valuemap(c.ws, name)
+    lines = [f"{k} -> {v}" for k, v in vm["values"].items()]
+    if vm["default"] is not None:
+        lines.append(f"(default) -> {vm['default']}")
+    c.out(vm, "\n".join(lines) or "(empty)")
+
+
+@valuemap.command("set")
+@click.argument("name")
+@click.argument("legacy")
+@click.argument("value")
+@pass_ctx
+def valuemap_set(c: Ctx, name: str, legacy: str, value: str) -> None:
+    """Add or change LEGACY -> VALUE in the list NAME (created when missing)."""
+    api.valuemaps.set_value(c.ws, name, legacy, value)
+    c.out({"name": name, "legacy": legacy, "value": value}, f"{name}: {legacy} -> {value}")
+
+
+@valuemap.command("remove")
+@click.argument("name")
+@click.argument("legacy")
+@pass_ctx
+def valuemap_remove(c: Ctx, name: str, legacy: str) -> None:
+    api.valuemaps.remove_value(c.ws, name, legacy)
+    c.out({"name": name, "removed": legacy}, f"{name}: {legacy} removed")
+
+
+@valuemap.command("default")
+@click.argument("name")
+@click.argument("value")
+@pass_ctx
+def valuemap_default(c: Ctx, name: str, value: str) -> None:
+    """The value used for legacy values missing from the list."""
+    api.valuemaps.set_default(c.ws, name, value)
+    c.out({"name": name, "default": value}, f"{name}: default -> {value}")
 
 
 @cli.command("history")

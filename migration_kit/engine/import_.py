@@ -73,12 +73,31 @@ class ImportSummary:
 
 
 def import_(ws: Workspace, name: str, *, continue_on_error: bool | None = None,
-            validate_only: bool = False, batch_size: int | None = None,
-            progress: bool = True) -> ImportSummary:
-    """Import the prepared records of scenario ``name``; see the module doc."""
+            validate_only: bool = False, save_only_if_valid: bool | None = None,
+            batch_size: int | None = None, progress: bool = True) -> ImportSummary:
+    """Import the prepared records of scenario ``name``; see the module doc.
+
+    ``validate_only``: every record goes through the mapping and the window's rules and
+    gets its errors; nothing is saved. ``save_only_if_valid``: validate everything first
+    and save nothing unless every record is valid.
+    """
     sc = load_scenario(ws, name)
     ws.require(sc.window, "edit")
+    if save_only_if_valid is None:
+        save_only_if_valid = bool(sc.options.get("save_only_if_valid", False))
     with scenario_lock(ws, sc.name, "import"):
+        if save_only_if_valid and not validate_only:
+            check = _Importer(ws, sc, True, True, batch_size, progress).run()
+            if check.failed:
+                check.validate_only = False
+                check.imported = check.updated = 0
+                check.stopped = RecordError(
+                    f"{check.failed} record(s) are not valid; nothing was saved (save only "
+                    f"if all data is valid). First: {check.errors[0]['message']}",
+                    scenario=sc.name, line=check.errors[0]["line"],
+                    record=check.errors[0]["record"], key=check.errors[0]["key"],
+                    field_name=check.errors[0]["field"])
+                return check
         return _Importer(ws, sc, continue_on_error, validate_only, batch_size, progress).run()
 
 

@@ -16,6 +16,7 @@ from ..scenarios.model import Scenario, load_scenario
 from ..workspace import Workspace
 from . import history
 from .lock import scenario_lock
+from .prepare import doc_key
 
 PR = db.prepared_record
 PL = db.prepared_line
@@ -167,3 +168,133 @@ def rollback(ws: Workspace, name: str) -> dict[str, Any]:
                      "does not reverse imported records"
                      if sc.kind == "import" else
                      "exported file versions stay: roll back does not remove them")}
+
+
+# -- prepared-data tools (the ERP screens' toolbar) ------------------------------------------
+def _lines_filter(name: str, lines: list[int] | None):
+    cond = PL.c.scenario == name
+    return cond if lines is None else and_(cond, PL.c.line_no.in_(lines))
+
+
+def replace(ws: Workspace, name: str, column: str, find: str, replacement: str, *,
+            match_case: bool = False, whole_value: bool = False,
+            lines: list[int] | None = None) -> int:
+    """In one column, replace ``find`` with ``replacement`` in all rows or the given lines
+    of unprocessed records; returns how many values changed (their errors are cleared)."""
+    import re
+
+    _scenario(ws, name)
+    if not find:
+        raise BadInputError("replace: give the text to find")
+    flags = 0 if match_case else re.IGNORECASE
+    pattern = re.compile(("^" + re.escape(find) + "$") if whole_value else re.escape(find),
+                         flags)
+    changed = 0
+    with ws.transaction() as conn:
+        cols = _columns(conn, name)
+        if column not in cols:
+            raise BadInputError(f"{column!r} is not a prepared column of {name!r}; "
+                                f"columns: {', '.join(cols)}")
+        i = cols.index(column)
+        q = (select(PL.c.line_no, PL.c.record_no, PL.c.data)
+             .join(PR, and_(PR.c.scenario == PL.c.scenario, PR.c.record_no == PL.c.record_no))
+             .where(and_(_lines_filter(name, lines), PR.c.processed.is_(False))))
+        updates, records = [], set()
+        for line_no, rec, data in conn.execute(q).all():
+            values = json.loads(data)
+            old = values[i]
+            if old is None:
+                continue
+            new = pattern.sub(lambda _m: replacement, str(old))
+            if new != str(old):
+                values[i] = new
+                updates.append({"s": name, "l": line_no,
+                                "d": json.dumps(values, ensure_ascii=False)})
+                records.add(rec)
+        if updates:
+            from sqlalchemy import bindparam
+
+            conn.execute(update(PL).where(and_(PL.c.scenario == bindparam("s"),
+                                               PL.c.line_no == bindparam("l")))
+                         .values(data=bindparam("d")), updates)
+            conn.execute(update(PR).where(and_(PR.c.scenario == name,
+                                               PR.c.record_no.in_(sorted(records))))
+                         .values(error=None, error_field=None))
+        changed = len(updates)
+    return changed
+
+
+def _records_of(conn, name: str, lines: list[int] | None) -> list[int] | None:
+    if lines is None:
+        return None
+    return sorted({r for (r,) in conn.execute(select(PL.c.record_no).where(
+        _lines_filter(name, lines)))})
+
+
+def _set_flag(ws: Workspace, name: str, lines: list[int] | None, **values: Any) -> int:
+    _scenario(ws, name)
+    with ws.transaction() as conn:
+        _columns(conn, name)
+        recs = _records_of(conn, name, lines)
+        cond = PR.c.scenario == name
+        if recs is not None:
+            cond = and_(cond, PR.c.record_no.in_(recs))
+        return conn.execute(update(PR).where(cond).values(**values)).rowcount
+
+
+def toggle_active(ws: Workspace, name: str, lines: list[int] | None = None) -> int:
+    """Flip Active on the records of the given lines (all when None); returns how many."""
+    _scenario(ws, name)
+    with ws.transaction() as conn:
+        _columns(conn, name)
+        recs = _records_of(conn, name, lines)
+        cond = PR.c.scenario == name
+        if recs is not None:
+            cond = and_(cond, PR.c.record_no.in_(recs))
+        return conn.execute(update(PR).where(cond).values(active=~PR.c.active)).rowcount
+
+
+def set_active_lines(ws: Workspace, name: str, lines: list[int] | None, active: bool) -> int:
+    return _set_flag(ws, name, lines, active=active)
+
+
+def clear_active_until_error(ws: Workspace, name: str) -> int:
+    """Clear Active on the unprocessed records before the first record with an error,
+    so the next import starts at that record."""
+    _scenario(ws, name)
+    with ws.transaction() as conn:
+        _columns(conn, name)
+        first = conn.execute(select(func.min(PR.c.record_no)).where(and_(
+            PR.c.scenario == name, PR.c.error.is_not(None)))).scalar()
+        if first is None:
+            return 0
+        return conn.execute(update(PR).where(and_(
+            PR.c.scenario == name, PR.c.record_no < first, PR.c.processed.is_(False)))
+            .values(active=False)).rowcount
+
+
+def toggle_processed(ws: Workspace, name: str, lines: list[int]) -> tuple[int, str]:
+    """Flip Processed on the records of the given lines. Returns (count, warning)."""
+    _scenario(ws, name)
+    with ws.transaction() as conn:
+        _columns(conn, name)
+        recs = _records_of(conn, name, lines) or []
+        n = conn.execute(update(PR).where(and_(PR.c.scenario == name,
+                                               PR.c.record_no.in_(recs)))
+                         .values(processed=~PR.c.processed)).rowcount
+        unmarked = conn.execute(select(PR.c.key).where(and_(
+            PR.c.scenario == name, PR.c.record_no.in_(recs), PR.c.processed.is_(False)))).all()
+        # A record marked not processed must also leave the exactly-once ledger, or the
+        # next import would skip it as already imported.
+        for (key,) in unmarked:
+            if key:
+                conn.execute(delete(db.import_ledger).where(and_(
+                    db.import_ledger.c.scenario == name,
+                    db.import_ledger.c.doc_key == doc_key(key))))
+    warning = ("warning: a record marked not processed is imported again by the next import; "
+               "if it is in the ERP already, that can create a second document")
+    return n, warning
+
+
+def clear_errors(ws: Workspace, name: str, lines: list[int] | None = None) -> int:
+    return _set_flag(ws, name, lines, error=None, error_field=None)

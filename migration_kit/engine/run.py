@@ -1,0 +1,75 @@
+"""Run options of the Import/Export by scenario screens: Prepare & Import (or Export) as
+one step, sync type full or incremental, discard the previous result or re-use unfinished
+prepared data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from .. import db
+from ..providers.versions import latest_version
+from ..scenarios.model import load_scenario
+from ..workspace import Workspace
+from .import_ import ImportSummary, import_
+from .prepare import PrepareSummary, prepare
+from .prepared import counts
+
+
+@dataclass
+class RunResult:
+    scenario: str
+    prepared: PrepareSummary | None
+    imported: ImportSummary | None
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "message": self.message,
+                "prepared": self.prepared.to_dict() if self.prepared else None,
+                "imported": self.imported.to_dict() if self.imported else None}
+
+    def __str__(self) -> str:
+        parts = [self.message] if self.message else []
+        if self.prepared:
+            parts.append(str(self.prepared))
+        if self.imported:
+            parts.append(str(self.imported))
+        return "\n".join(parts)
+
+
+def prepare_and_import(ws: Workspace, name: str, *, sync: str | None = None,
+                       discard_previous: bool | None = None, progress: bool = True,
+                       **import_options: Any) -> RunResult:
+    """Prepare and import in one step.
+
+    ``sync`` (option ``sync``): ``full`` imports the latest file version; ``incremental``
+    imports only when the provider has a version newer than the last one imported, and
+    says so when there is none (documents imported before are skipped by their keys).
+    ``discard_previous`` (option ``discard_previous``, default true): always prepare
+    afresh; false re-uses unfinished prepared data of the same file version.
+    """
+    sc = load_scenario(ws, name)
+    ws.require(sc.window, "edit")
+    sync = sync or sc.options.get("sync", "full")
+    if discard_previous is None:
+        discard_previous = bool(sc.options.get("discard_previous", True))
+    latest = latest_version(ws, sc.provider).version
+    with ws.connect() as conn:
+        state = conn.execute(select(db.scenario_state).where(
+            db.scenario_state.c.scenario == name)).mappings().first()
+    last_imported = state["last_imported_version"] if state else None
+    if sync == "incremental" and last_imported is not None and latest <= last_imported:
+        return RunResult(name, None, None,
+                         f"{name}: nothing to import: the latest file version of provider "
+                         f"{sc.provider!r} is {latest}, which was imported already "
+                         "(sync type incremental)")
+    reuse = (not discard_previous and state is not None and state["file_version"] == latest
+             and counts(ws, name)["todo"] > 0)
+    prepared = None if reuse else prepare(ws, name, progress=progress)
+    message = (f"{name}: re-using the unfinished prepared data of version {latest}"
+               if reuse else "")
+    imported = import_(ws, name, progress=progress, **import_options)
+    return RunResult(name, prepared, imported, message)
