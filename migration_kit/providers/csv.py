@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import decimal
 import io
+import itertools
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -104,13 +105,9 @@ class CsvType:
         p = self._params(path, params)
         with _Reader(path, p) as r:
             stats = [FieldStats() for _ in r.header]
-            n = 0
-            for _line, row in r.rows():
-                if n >= sample_rows:
-                    break
+            for _line, row in itertools.islice(r.rows(), max(0, sample_rows)):
                 for st, v in zip(stats, row):
                     st.add(v)
-                n += 1
             fields = [st.to_field(name, date_format=p["date_format"],
                                   decimal_separator=p["decimal_separator"])
                       for name, st in zip(r.header, stats)]
@@ -285,8 +282,9 @@ def detect_encoding(raw: bytes) -> str:
     if not matches:
         return "cp1252" if _decodes(raw, "cp1252") else "latin-1"
     best = matches[0]
-    for m in matches:
-        if m.encoding == "cp1252" and m.chaos <= best.chaos + 0.01:
+    for m in matches:  # Western European legacy files: prefer cp1252 when it reads as well
+        if m.chaos <= best.chaos + 0.01 and (
+                m.encoding == "cp1252" or "cp1252" in (m.could_be_from_charset or ())):
             return "cp1252"
     return codecs.lookup(best.encoding).name
 

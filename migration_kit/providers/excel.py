@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import itertools
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -81,13 +82,9 @@ class ExcelType:
         p = self._params(path, params)
         with _SheetReader(path, p) as r:
             values: list[list[Any]] = [[] for _ in r.header]
-            n = 0
-            for _line, row in r.rows():
-                if n >= sample_rows:
-                    break
+            for _line, row in itertools.islice(r.rows(), max(0, sample_rows)):
                 for col, v in zip(values, row):
                     col.append(v)
-                n += 1
         fields = [_field(name, col) for name, col in zip(r.header, values)]
         return Schema([ObjectSchema("Row", fields)])
 

@@ -18,7 +18,7 @@ _BOOL = {"true", "false"}
 
 def _decimal_re(sep: str) -> re.Pattern[str]:
     s = re.escape(sep or ".")
-    return re.compile(rf"[+-]?(?:\d+{s}\d*|{s}\d+|\d+)(?:[eE][+-]?\d+)?")
+    return re.compile(rf"[+-]?(?:(?:0|[1-9]\d{{0,17}})(?:{s}\d*)?|{s}\d+)")
 
 
 def is_date(value: str, date_format: str | None = None) -> bool:
@@ -42,8 +42,8 @@ def infer_type(values: list[str], *, date_format: str | None = None,
                decimal_separator: str = ".") -> str:
     """The narrowest type that fits every non-null value.
 
-    ``integer`` (no leading zeros, so codes like ``00123`` stay text), ``decimal`` (with
-    ``decimal_separator``), ``date`` (ISO ``yyyy-mm-dd`` or ``date_format``), ``boolean``
+    ``integer`` (no leading zeros, so codes like ``00123`` stay text; at most 18 digits),
+    ``decimal`` (with ``decimal_separator``; no exponents, so ``12E4`` stays a code), ``date`` (ISO ``yyyy-mm-dd`` or ``date_format``), ``boolean``
     (``true``/``false``, any case), else ``string``. No values at all: ``string``.
     """
     vals = [v for v in values if v is not None and v != ""]
