@@ -46,6 +46,11 @@ class MigrationError(Exception):
         self.facts = facts
         super().__init__(str(self))
 
+    def __reduce__(self):
+        # Subclasses take keyword-only facts; rebuild from the instance's attributes so
+        # errors survive copy, deepcopy and pickling (e.g. between processes).
+        return (_rebuild, (type(self), self.__dict__.copy()))
+
     def __str__(self) -> str:
         where = str(self.location) if self.location else ""
         return f"{where}: {self.message}" if where else self.message
@@ -56,6 +61,13 @@ class MigrationError(Exception):
             out["location"] = {k: v for k, v in asdict(self.location).items() if v is not None}
         out.update({k: v for k, v in self.facts.items() if _plain(v)})
         return out
+
+
+def _rebuild(cls: type, state: dict[str, Any]) -> MigrationError:
+    err = cls.__new__(cls)
+    err.__dict__.update(state)
+    Exception.__init__(err, str(err))
+    return err
 
 
 def _plain(v: Any) -> bool:

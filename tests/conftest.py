@@ -16,6 +16,9 @@ TEMPLATES = ROOT / "templates"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+PG_SERVERS: list[PostgresServer] = []  # the session's server, for tests that need a 2nd DB
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """A throwaway PostgreSQL server on a free local port, for the whole test session."""
@@ -25,6 +28,7 @@ def pg_server():
         pytest.skip("PostgreSQL server binaries not installed")
     server = PostgresServer()
     server.start()
+    PG_SERVERS.append(server)
     yield server
     server.stop()
 

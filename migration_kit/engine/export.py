@@ -13,6 +13,7 @@ import json
 import os
 import re
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,12 @@ def _export(ws: Workspace, sc: Scenario, progress: bool) -> ExportSummary:
     return summary
 
 
+def _plain_decimal(d: Decimal) -> Decimal:
+    """10.0000 -> 10 and 159.5000 -> 159.5: the ERP's scale is storage, not the file's."""
+    n = d.normalize()
+    return n.quantize(Decimal(1)) if n == n.to_integral_value() else n
+
+
 def _checker(prov: Provider, cols: list[str], neutral: bool):
     """Checks each value against its column (type, length) and neutralises formulas."""
     types = {}
@@ -239,6 +246,8 @@ def _checker(prov: Provider, cols: list[str], neutral: bool):
                     v = convert(v, f.type)
                 except ValueError as e:
                     return values, {"field": c, "message": f"cannot be written as {f.type}: {e}"}
+            if isinstance(v, Decimal):
+                v = _plain_decimal(v)
             if isinstance(v, str):
                 if limit and len(v) > limit:
                     return values, {"field": c, "message":

@@ -10,7 +10,7 @@ stops on it (``break_on_error``, the spec's default) or goes on.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
@@ -43,7 +43,7 @@ class ImportSummary:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["stopped"] = self.stopped.to_dict() if self.stopped else None
         return d
 

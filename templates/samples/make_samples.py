@@ -76,6 +76,32 @@ def write_csv(path: Path, header: list[str], rows, **kw) -> None:
         w.writerows(rows)
 
 
+def write_invoice_xml(path: Path) -> None:
+    """The sales invoices as an XML tree: Invoice elements with nested InvoiceLine."""
+    from xml.sax.saxutils import escape
+
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<Invoices xmlns="urn:migration-kit:sales-invoices" xmlns:cbc="urn:oasis:names:'
+           'specification:ubl:schema:xsd:CommonBasicComponents-2">']
+    cur = None
+    for (nbr, cust, date, due, desc, item, ldesc, qty, price, disc, acct) in INVOICE_LINES:
+        if nbr != cur:
+            if cur:
+                out.append("  </Invoice>")
+            cur = nbr
+            out += ["  <Invoice>", f"    <cbc:ID>{nbr}</cbc:ID>",
+                    f"    <CustomerID>{cust}</CustomerID>",
+                    f"    <cbc:IssueDate>{date}</cbc:IssueDate>",
+                    f"    <cbc:DueDate>{due}</cbc:DueDate>", f"    <cbc:Note>{escape(desc)}</cbc:Note>"]
+        out += ["    <InvoiceLine>", f"      <ItemCode>{item}</ItemCode>",
+                f"      <Description>{escape(ldesc)}</Description>",
+                f'      <Quantity unitCode="PCS">{qty}</Quantity>',
+                f"      <UnitPrice>{price}</UnitPrice>", f"      <Discount>{disc}</Discount>",
+                f"      <Account>{acct}</Account>", "    </InvoiceLine>"]
+    out += ["  </Invoice>", "</Invoices>"]
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     write_csv(HERE / "customers.csv",
               ["CustomerID", "Name", "Class", "Status", "Currency", "Email", "Address", "City",
@@ -90,6 +116,7 @@ def main() -> None:
         if r[0] == "INV-1003":
             r[1] = "C999"  # a customer that does not exist
     write_csv(HERE / "sales_invoices_bad.csv", INVOICE_HEADER, bad)
+    write_invoice_xml(HERE / "sales_invoices.xml")
     write_csv(HERE / "journal.csv", ["BatchRef", "Date", "BatchText", "Account", "LineText",
                                      "Debit", "Credit"], JOURNAL, delimiter=";")
     wb = Workbook()

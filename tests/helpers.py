@@ -1,0 +1,56 @@
+"""Helpers for tests: install the sample providers and scenarios from templates/."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from migration_kit import api
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "templates" / "samples"
+SCENARIOS = ROOT / "templates" / "scenarios"
+
+SAMPLE_FILES = {
+    "accounts": "accounts.csv",
+    "customers": "customers.csv",
+    "stock_items": "stock_items.xlsx",
+    "suppliers": "suppliers.csv",
+    "journal": "journal.csv",
+}
+INVOICE_MAP = {
+    "InvoiceNbr": "Document.ReferenceNbr", "Customer": "Document.CustomerID",
+    "InvoiceDate": "Document.Date", "DueDate": "Document.DueDate",
+    "Description": "Document.Description", "ItemCode": "Line.InventoryID",
+    "LineDescription": "Line.Description", "Qty": "Line.Quantity",
+    "UnitPrice": "Line.UnitPrice", "Discount": "Line.DiscountPercent",
+    "Account": "Line.AccountID",
+}
+
+
+def install(ws, name: str, file: str | Path | None = None, **params) -> None:
+    """Provider NAME from a sample file, and the manual scenario NAME from templates."""
+    api.add_provider(ws, name, file or SAMPLES / SAMPLE_FILES[name], params=params or None)
+    shutil.copy(SCENARIOS / f"{name}.yaml", ws.path("scenarios", f"{name}.yaml"))
+
+
+def run(ws, name: str):
+    api.prepare(ws, name, progress=False)
+    s = api.import_(ws, name, progress=False)
+    s.raise_for_errors()
+    return s
+
+
+def load_master(ws, names=("accounts", "customers", "stock_items")) -> None:
+    for n in names:
+        install(ws, n)
+        run(ws, n)
+
+
+def simplified_invoices(ws, name: str = "sales_invoices", file: Path | None = None, **options):
+    return api.create_simplified(ws, name, file or SAMPLES / "sales_invoices.csv", "AR301000",
+                                 INVOICE_MAP, ["Document.ReferenceNbr"], options=options or None)
+
+
+def documents(ws, window: str) -> list[dict]:
+    return list(api.list_documents(ws, window))
