@@ -386,9 +386,16 @@ def _iterparse(path: Path, file: str, events: tuple[str, ...]) -> Iterator[tuple
                                       "protection)", location=Location(file=file, line=1))
             yield ev, el
     except etree.XMLSyntaxError as e:
-        line, column = (e.position if e.position else (e.lineno, None))
-        raise SourceError(f"XML is not well-formed: {e.msg}",
-                          location=Location(file=file, line=line, column=column)) from None
+        # the error log holds the root cause (iterparse may report a later symptom)
+        first = next((x for x in e.error_log if x.level >= etree.ErrorLevels.ERROR
+                      and x.filename and Path(x.filename).resolve() == path.resolve()), None)
+        if first is not None:
+            msg, line, column = first.message, first.line, first.column
+        else:
+            msg, (line, column) = e.msg, (e.position or (e.lineno, None))
+        raise SourceError(f"XML is not well-formed: {msg}",
+                          location=Location(file=file, line=line or None,
+                                            column=column or None)) from None
 
 
 def _too_deep(file: str, el: Any, limit: int) -> SourceError:
