@@ -644,8 +644,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and map errors to exit codes; returns the exit code."""
     as_json = "--json" in (argv if argv is not None else sys.argv[1:])
     try:
-        cli.main(args=argv, standalone_mode=False, prog_name="migration-kit")
-        return 0
+        # Without standalone mode click returns the code of a click Exit instead of raising.
+        rc = cli.main(args=argv, standalone_mode=False, prog_name="migration-kit")
+        return rc if isinstance(rc, int) else 0
     except MigrationError as e:
         if as_json:
             click.echo(dumps(e.to_dict()), err=True)

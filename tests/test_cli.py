@@ -1,0 +1,124 @@
+"""The command line, run as a real process: exit codes 0/1/2/3 and what it prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .helpers import INVOICE_MAP, SAMPLES, SCENARIOS
+
+ENV = {**os.environ, "MIGRATION_KIT_PROGRESS": "0"}
+
+
+def mk(ws, *args, user=None, check=None):
+    cmd = [sys.executable, "-m", "migration_kit.cli", "-w", str(ws)]
+    if user:
+        cmd += ["--user", user]
+    res = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True,
+                         env=ENV, timeout=120)
+    if check is not None:
+        assert res.returncode == check, res.stdout + res.stderr
+    return res
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    """A workspace with master data and the sales invoices of the bad sample prepared."""
+    ws = tmp_path_factory.mktemp("cli") / "ws"
+    mk(ws, "init", check=0)
+    for name, file in (("accounts", "accounts.csv"), ("customers", "customers.csv"),
+                       ("stock_items", "stock_items.xlsx")):
+        mk(ws, "provider", "add", name, SAMPLES / file, check=0)
+        (ws / "scenarios" / f"{name}.yaml").write_text(
+            (SCENARIOS / f"{name}.yaml").read_text())
+        mk(ws, "import", name, "--prepare", check=0)
+    maps = [a for s, t in INVOICE_MAP.items() for a in ("--map", f"{s}={t}")]
+    mk(ws, "scenario", "simplified", "inv", "--file", SAMPLES / "sales_invoices_bad.csv",
+       "--window", "AR301000", *maps, "--key", "Document.ReferenceNbr", check=0)
+    return ws
+
+
+def test_stopped_import_exits_1_naming_record(ws):
+    r = mk(ws, "import", "inv", "--prepare")
+    assert r.returncode == 1
+    out = r.stdout + r.stderr
+    assert "line 6" in out and "Document.ReferenceNbr=INV-1003" in out
+    assert "Document.CustomerID" in out and "C999" in out and "does not exist" in out
+    r = mk(ws, "--json", "prepared", "list", "inv", "--errors")
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["line"] for x in rows] == [6, 7] and rows[0]["values"]["Customer"] == "C999"
+    mk(ws, "prepared", "set", "inv", 6, "Customer", "C004", check=0)
+    r = mk(ws, "import", "inv", check=0)
+    assert "imported 3" in r.stdout and "remaining 0" in r.stdout
+    r = mk(ws, "--json", "erp", "list", "AR301000")
+    docs = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [d["Document"]["ReferenceNbr"] for d in docs] == [
+        "INV-1001", "INV-1002", "INV-1003", "INV-1004", "INV-1005"]
+    assert docs[2]["Document"]["CustomerID"] == "C004"
+    r = mk(ws, "history", "inv", check=0)
+    actions = [ln.split()[2] for ln in r.stdout.splitlines() if ln[:2] == "20"]
+    assert actions == ["prepare", "import", "import"] and "first error" in r.stdout
+    r = mk(ws, "rollback", "inv", check=0)
+    assert "does not reverse" in r.stdout
+
+
+def test_view_user_lists_but_cannot_save_exit_3(ws):
+    (ws / "users.yaml").write_text(
+        "roles:\n  administrator: {default: edit}\n"
+        "  clerk: {default: none, windows: {AR301000: view}}\n"
+        "users:\n  admin: {roles: [administrator]}\n  vera: {roles: [clerk]}\n")
+    r = mk(ws, "--json", "erp", "list", "AR301000", user="vera", check=0)
+    assert len(r.stdout.splitlines()) >= 1
+    doc = ws.parent / "doc.json"
+    doc.write_text(json.dumps({"Document": {"CustomerID": "C001", "Date": "2024-05-01"},
+                               "Line": [{"Quantity": 1, "UnitPrice": 5,
+                                         "AccountID": "3000"}]}))
+    r = mk(ws, "erp", "save", "AR301000", doc, user="vera", check=3)
+    assert "'view' access" in r.stderr and "'edit' is needed" in r.stderr
+    r = mk(ws, "import", "inv", user="vera", check=3)
+    r = mk(ws, "scenario", "list", user="vera", check=0)
+    assert r.stdout.strip() == ""
+    r = mk(ws, "erp", "save", "AR301000", doc, check=0)
+    assert "ReferenceNbr=SI000001" in r.stdout
+
+
+def test_bad_input_exit_2(ws, tmp_path):
+    r = mk(ws, "provider", "add", "../evil", SAMPLES / "customers.csv", check=2)
+    assert "not allowed" in r.stderr
+    r = mk(ws, "prepare", "no_such", check=2)
+    assert "no scenario 'no_such'" in r.stderr
+    r = mk(ws, "--json", "erp", "list", "XX999", check=2)
+    assert json.loads(r.stderr)["error"] == "NotFoundError"
+    r = mk(ws, "bogus-command", check=2)
+    r = mk(tmp_path / "nowhere", "erp", "list", "AR303000", check=2)
+    assert "not a workspace" in r.stderr
+
+
+def test_export_and_latest(ws, tmp_path):
+    mk(ws, "provider", "add", "sales_invoices_out", SAMPLES / "sales_invoices.csv", check=0)
+    (ws / "scenarios" / "sales_invoices_export.yaml").write_text(
+        (SCENARIOS / "sales_invoices_export.yaml").read_text())
+    r = mk(ws, "export", "sales_invoices_export", check=0)
+    assert "as version 2" in r.stdout
+    out = tmp_path / "latest.csv"
+    mk(ws, "latest", "sales_invoices_out", "--output", out, check=0)
+    assert out.read_text().splitlines()[1].startswith("INV-1001,C001,2024-03-01")
+    r = mk(ws, "--json", "status", "sales_invoices_export", check=0)
+    assert json.loads(r.stdout)["status"] == "Exported"
+
+
+def test_provider_show_and_scenario_check(ws):
+    r = mk(ws, "provider", "show", "customers", check=0)
+    assert "CustomerID" in r.stdout and "versions:" in r.stdout and "  1  " in r.stdout
+    r = mk(ws, "scenario", "check", "customers", check=0)
+    assert "no problems" in r.stdout
+    sc = ws / "scenarios" / "broken.yaml"
+    sc.write_text("name: broken\nkind: import\nwindow: AR303000\nprovider: customers\n"
+                  "mapping:\n  - {target: Customer.Nope, source: Missing}\n"
+                  "  - {target: Customer.CustomerName, source: '=Left([Name]'}\n")
+    r = mk(ws, "scenario", "check", "broken", check=2)
+    assert "mapping line 1" in r.stdout and "mapping line 2" in r.stdout
