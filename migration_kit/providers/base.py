@@ -7,7 +7,9 @@ methods: ``detect`` (fill in the parameters), ``read_schema``, ``read_batches`` 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -195,3 +197,17 @@ class BatchBuilder:
 
     def __bool__(self) -> bool:
         return bool(self.rows) or bool(self.warnings)
+
+
+@contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A temporary file next to ``path`` that replaces it only if the block succeeds, so a
+    failed write never leaves a half-written file behind."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

@@ -21,7 +21,15 @@ from typing import Any
 
 from migration_kit.errors import Location, SchemaMismatchError, SourceError
 
-from .base import Batch, BatchBuilder, FieldSchema, ObjectSchema, Schema, display_name
+from .base import (
+    Batch,
+    BatchBuilder,
+    FieldSchema,
+    ObjectSchema,
+    Schema,
+    atomic_output,
+    display_name,
+)
 from .schema import FieldStats, check_size, schema_diff
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -142,22 +150,29 @@ class CsvType:
         fmt = _Formatter(p["date_format"], p["decimal_separator"])
         file = display_name(path)
         n = 0
-        with open(path, "w", encoding=enc, newline="", errors="strict") as f:
-            w = csv.writer(f, delimiter=delim, quotechar=p["quotechar"], lineterminator=term,
-                           doublequote=True, quoting=csv.QUOTE_MINIMAL)
+        with atomic_output(path) as tmp, open(tmp, "w", encoding=enc, newline="",
+                                                errors="strict") as f:
+            q = p["quotechar"]
+            special = re.compile("[" + re.escape(delim + q) + "\r\n]")
+
+            def quote(v: str) -> str:
+                # quote a field holding the delimiter, the quote or ANY line break (the csv
+                # module only quotes the characters of its own line terminator)
+                return q + v.replace(q, q + q) + q if special.search(v) else v
+
             try:
                 for _ in range(int(p["header_row"]) - 1):
                     f.write(term)
-                w.writerow(columns)
+                f.write(delim.join(quote(c) for c in columns) + term)
                 for _ in range(int(p["skip_rows"])):
                     f.write(term)
                 width = len(columns)
                 for row in rows:
                     vals = [null_text if v is None else fmt(v) for v in row]
                     if width == 1 and vals == [""]:
-                        f.write(p["quotechar"] * 2 + term)  # a lone empty field, not a blank line
+                        f.write(q + q + term)  # a lone empty field, not a blank line
                     else:
-                        w.writerow(vals)
+                        f.write(delim.join(quote(v) for v in vals) + term)
                     n += 1
             except UnicodeEncodeError as e:
                 raise SourceError(

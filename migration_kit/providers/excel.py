@@ -21,7 +21,15 @@ from typing import Any
 
 from migration_kit.errors import Location, SchemaMismatchError, SourceError
 
-from .base import Batch, BatchBuilder, FieldSchema, ObjectSchema, Schema, display_name
+from .base import (
+    Batch,
+    BatchBuilder,
+    FieldSchema,
+    ObjectSchema,
+    Schema,
+    atomic_output,
+    display_name,
+)
 from .schema import check_size, schema_diff
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -157,15 +165,31 @@ class ExcelType:
                 line += 1
                 ws.append([None if v is None else cell(_typed(v, t)) for v, t in zip(row, types)])
                 n += 1
+            with atomic_output(path) as tmp:
+                wb.save(tmp)
         except IllegalCharacterError as e:
+            _discard(wb)
             raise SourceError(f"a value holds characters Excel cannot store (control "
                               f"characters): {e}",
                               location=Location(file=file, sheet=sheet_name, line=line)) from None
-        wb.save(path)
+        except BaseException:
+            _discard(wb)
+            raise
         return n
 
 
 # -- helpers --------------------------------------------------------------------------------
+def _discard(wb: Any) -> None:
+    """Finish a write-only workbook's streams and throw the result away (no half files)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        try:
+            wb.save(Path(d) / "discard.xlsx")
+        except Exception:
+            pass
+
+
 def _typed(v: Any, t: str) -> Any:
     """A value as the cell type of its column: text that holds a number in an integer column
     becomes a number, ISO text in a date column a date; text in a string column stays text."""

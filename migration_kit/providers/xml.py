@@ -27,7 +27,15 @@ from lxml import etree
 
 from migration_kit.errors import Location, SourceError
 
-from .base import Batch, BatchBuilder, FieldSchema, ObjectSchema, Schema, display_name
+from .base import (
+    Batch,
+    BatchBuilder,
+    FieldSchema,
+    ObjectSchema,
+    Schema,
+    atomic_output,
+    display_name,
+)
 from .schema import FieldStats, check_size
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -191,7 +199,7 @@ class XmlType:
             group: list[tuple] = []
             for row in rows:
                 k = tuple(None if i is None else row[i] for i in s_idx)
-                if group and k != key:
+                if group and (k != key or not dets):  # without details: one row, one record
                     yield key, group
                     group = []
                 key = k
@@ -201,7 +209,7 @@ class XmlType:
                 yield key, group
 
         try:
-            with etree.xmlfile(str(path), encoding=enc) as xf:
+            with atomic_output(path) as tmp, etree.xmlfile(str(tmp), encoding=enc) as xf:
                 xf.write_declaration()
                 with ExitStack() as stack:
                     for k, tag in enumerate(rec[:-1]):
@@ -517,11 +525,14 @@ class _RecordReader:
         order: list[Any] = []
         shells: list[Any] = []
         found = False
+        container = False
         for ev, el in _iterparse(self.path, self.file, ("start", "end", "start-ns")):
             if ev == "start":
                 stack.append(el.tag)
                 if len(stack) > self.max_depth:
                     raise _too_deep(self.file, el, self.max_depth)
+                if len(stack) == n - 1 and not container and tuple(stack) == rec[:-1]:
+                    container = True  # the records' parent exists: zero records is fine
                 continue
             if ev == "start-ns":
                 self.ns.add(*el)
@@ -562,7 +573,7 @@ class _RecordReader:
             elif depth > n or tuple(stack) != rec[:depth]:
                 el.clear()  # outside any record
             stack.pop()
-        if not found:
+        if not found and not container:
             raise SourceError(f"no element at the record path {self.p['record_path']!r}",
                               location=Location(file=self.file),
                               record_path=self.p["record_path"])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import yaml
 import pytest
+import yaml
 
 from migration_kit.errors import Location, NotFoundError, SourceError
 from migration_kit.providers import (
