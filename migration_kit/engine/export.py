@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -185,7 +186,11 @@ def _export(ws: Workspace, sc: Scenario, progress: bool) -> ExportSummary:
 
     folder = ws.path("files", prov.name)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".export-{os.getpid()}{prov.extension}"
+    _remove_stale_temps(folder)
+    fd, name = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", suffix=prov.extension,
+                                dir=folder)
+    os.close(fd)
+    tmp = Path(name)
     try:
         n = prov.ptype.write(tmp, prov.params, prov.schema, cols, rows())
         bar.close()
@@ -226,6 +231,34 @@ def _plain_decimal(d: Decimal) -> Decimal:
     """10.0000 -> 10 and 159.5000 -> 159.5: the ERP's scale is storage, not the file's."""
     n = d.normalize()
     return n.quantize(Decimal(1)) if n == n.to_integral_value() else n
+
+
+TMP_PREFIX = ".export-"
+_TMP_NAME = re.compile(r"^\.?\.export-(\d+)[-.]")
+
+
+def _remove_stale_temps(folder: Path) -> None:
+    """Remove half-written export files left by runs that were killed (their pid is gone).
+
+    They were never registered as versions, so nothing refers to them.
+    """
+    for p in folder.iterdir():
+        # ours: .export-PID-XXXX.ext; the writer's own temp next to it: ..export-PID-....part
+        m = _TMP_NAME.match(p.name)
+        if m and not _pid_alive(int(m.group(1))):
+            p.unlink(missing_ok=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def _checker(prov: Provider, cols: list[str], neutral: bool):

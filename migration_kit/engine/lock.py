@@ -1,84 +1,145 @@
-"""One run per scenario at a time: a lock in the database, released when its holder dies.
+"""One run per scenario at a time: a lock that is released when its holder dies.
 
 PostgreSQL: a session advisory lock on a dedicated connection (the server drops it when
-the connection or process goes). SQLite: a row in ``mk_lock`` naming host and pid; a row
-whose process no longer exists is taken over.
+the connection or process goes).
+
+SQLite: an exclusive ``flock`` on ``WORKSPACE/.locks/SCENARIO.lock`` (the kernel drops it
+when the process dies, however it dies). It is not a row in the database on purpose: a
+prepare holds SQLite's single write lock for its whole transaction, so a second run that
+tried to write a lock row would wait (up to the busy timeout) and then fail with "database
+is locked" instead of being refused at once. The file names the holder (user, action, pid,
+host, since) for the refusal message and is removed when the run ends.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import socket
 from contextlib import contextmanager
+from pathlib import Path
 
-from sqlalchemy import delete, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
-from .. import db
 from ..errors import LockedError
 from ..workspace import Workspace
 
-
-def _alive(host: str, pid: int) -> bool:
-    if host != socket.gethostname():
-        return True  # cannot tell: assume it runs
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 
 def _key(scenario: str) -> int:
     return int.from_bytes(hashlib.sha256(scenario.encode()).digest()[:8], "big", signed=True)
 
 
+def _refused(scenario: str, holder: str = "") -> LockedError:
+    who = f" ({holder})" if holder else " by another process"
+    return LockedError(f"scenario {scenario!r} is being run{who}; try again when it has "
+                       "finished", scenario=scenario)
+
+
 @contextmanager
 def scenario_lock(ws: Workspace, scenario: str, action: str):
-    """Hold the scenario's lock for the duration of a prepare, import or export."""
+    """Hold the scenario's lock for the duration of a prepare, import, export or roll back.
+
+    Raises :class:`LockedError` at once (no waiting) when another run holds it.
+    """
     if ws.engine.dialect.name == "postgresql":
-        conn = ws.engine.connect()
-        try:
-            got = conn.execute(text("select pg_try_advisory_lock(:k)"),
-                               {"k": _key(scenario)}).scalar()
-            conn.commit()
-            if not got:
-                raise LockedError(f"scenario {scenario!r} is being run by another process; "
-                                  "try again when it has finished", scenario=scenario)
+        with _advisory_lock(ws, scenario):
             yield
-        finally:
-            try:
-                conn.execute(text("select pg_advisory_unlock_all()"))
-                conn.commit()
-            finally:
-                conn.close()
-        return
-    me = f"{ws.user}:{action}"
-    host, pid = socket.gethostname(), os.getpid()
-    for _ in range(2):
-        try:
-            with ws.transaction() as conn:
-                conn.execute(insert(db.lock).values(
-                    scenario=scenario, holder=me, pid=pid, host=host,
-                    acquired=dt.datetime.now().replace(microsecond=0)))
-            break
-        except IntegrityError:
-            with ws.transaction() as conn:
-                row = conn.execute(select(db.lock).where(db.lock.c.scenario == scenario)
-                                   ).mappings().first()
-                if row and _alive(row["host"], row["pid"]):
-                    raise LockedError(
-                        f"scenario {scenario!r} is being run ({row['holder']}, pid "
-                        f"{row['pid']} on {row['host']} since {row['acquired']}); try again "
-                        "when it has finished", scenario=scenario) from None
-                conn.execute(delete(db.lock).where(db.lock.c.scenario == scenario))
+    else:
+        with _file_lock(ws, scenario, action):
+            yield
+
+
+@contextmanager
+def _advisory_lock(ws: Workspace, scenario: str):
+    conn = ws.engine.connect()
+    got = False
     try:
+        got = bool(conn.execute(text("select pg_try_advisory_lock(:k)"),
+                                {"k": _key(scenario)}).scalar())
+        conn.commit()
+        if not got:
+            raise _refused(scenario)
         yield
     finally:
-        with ws.transaction() as conn:
-            conn.execute(delete(db.lock).where((db.lock.c.scenario == scenario)
-                                               & (db.lock.c.pid == pid)))
+        try:
+            if got:
+                conn.execute(text("select pg_advisory_unlock(:k)"), {"k": _key(scenario)})
+                conn.commit()
+        except DBAPIError:
+            conn.invalidate()  # a broken connection: the server dropped the lock with it
+        finally:
+            conn.close()
+
+
+def _lock_path(ws: Workspace, scenario: str) -> Path:
+    # Scenario names are checked names (letters, digits, '_', '.', '-'), safe as file names.
+    folder = ws.path(".locks")
+    folder.mkdir(exist_ok=True)
+    return folder / f"{scenario}.lock"
+
+
+def _try_lock(fd: int) -> bool:
+    if fcntl is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+    import msvcrt  # pragma: no cover - Windows
+
+    try:  # pragma: no cover
+        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except OSError:  # pragma: no cover
+        return False
+    return True  # pragma: no cover
+
+
+def _holder(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        info = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
+        return (f"{info['user']}: {info['action']}, pid {info['pid']} on {info['host']} "
+                f"since {info['since']}")
+    except (OSError, ValueError, KeyError, AttributeError):
+        return ""
+
+
+@contextmanager
+def _file_lock(ws: Workspace, scenario: str, action: str):
+    path = _lock_path(ws, scenario)
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if not _try_lock(fd):
+            holder = _holder(fd)
+            os.close(fd)
+            raise _refused(scenario, holder)
+        # The previous holder may have removed the file between our open and our lock: then
+        # we hold a lock on a file nobody else can see; start again on the current file.
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        info = {"user": ws.user, "action": action, "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "since": dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")}
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(info).encode("utf-8"))
+        yield
+    finally:
+        try:
+            os.unlink(path)  # while still locked, so no one else can be holding it
+        except FileNotFoundError:
+            pass
+        os.close(fd)

@@ -1,0 +1,141 @@
+"""Run the real CLI in a child process, with an optional test hook that SIGKILLs or pauses it.
+
+    python -m tests.reliability.runner -w WORKSPACE import NAME        (env MK_TEST_HOOK=...)
+
+The hooks live here, in the test suite; the engine has no test-only code paths. They wrap
+what the engine calls anyway (SQLAlchemy engine events, the progress bar, the provider's
+writer) and send a real SIGKILL to this process, the same signal an outside ``kill -9``
+sends. ``MK_TEST_HOOK`` is ``ACTION:POINT:N[:DELAY]``:
+
+- ``kill:stmt:N``     before the Nth SQL statement of the run (counted from the run's first
+                      history entry, so inside prepare/import/export transactions)
+- ``kill:commit:N``   at the Nth COMMIT of the run: with DELAY (seconds) a timer fires while
+                      the commit is under way or just after it; without, just before it
+- ``kill:progress:N`` at the Nth progress update (import: between batches, after a commit;
+                      prepare: inside its transaction)
+- ``kill:rows:N``     after N rows were handed to a provider's writer (a half-written file)
+- ``kill:time:S``     S seconds after the CLI starts
+- ``pause:progress:N`` print ``MK-PAUSED`` and sleep (holding whatever the run holds) at the
+                      Nth progress update, until killed
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+
+
+def _die() -> None:
+    sys.stdout.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _State:
+    started = False
+    stmts = 0
+    commits = 0
+    progress = 0
+
+
+def install(hook: str) -> None:
+    from sqlalchemy import event
+
+    import migration_kit.db as db
+    import migration_kit.engine.export as export_mod
+    import migration_kit.engine.history as history
+    import migration_kit.engine.import_ as import_mod
+    import migration_kit.engine.prepare as prepare_mod
+    from migration_kit.providers.registry import get_provider_type
+
+    action, point, n, *rest = hook.split(":")
+    limit = float(n) if point == "time" else int(n)
+    delay = float(rest[0]) if rest else None
+    st = _State()
+
+    if point == "time":
+        threading.Timer(limit, _die).start()
+        return
+
+    start = history.start
+
+    def started(*a, **kw):
+        st.started = True
+        return start(*a, **kw)
+
+    history.start = started
+
+    make_engine = db.make_engine
+
+    def hooked_engine(url):
+        engine = make_engine(url)
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def _stmt(*_a, **_kw):
+            if st.started and point == "stmt":
+                st.stmts += 1
+                if st.stmts >= limit:
+                    _die()
+
+        @event.listens_for(engine, "commit")
+        def _commit(*_a, **_kw):
+            if st.started and point == "commit":
+                st.commits += 1
+                if st.commits == limit:
+                    if delay is None:
+                        _die()
+                    threading.Timer(delay, _die).start()
+
+        return engine
+
+    db.make_engine = hooked_engine
+
+    class Bar:
+        def update(self, n: int = 1) -> None:
+            if point != "progress":
+                return
+            st.progress += 1
+            if st.progress >= limit:
+                if action == "pause":
+                    print("MK-PAUSED", flush=True)
+                    time.sleep(600)
+                _die()
+
+        def close(self) -> None:
+            pass
+
+        def set_postfix_str(self, s: str) -> None:
+            pass
+
+    for mod in (import_mod, prepare_mod, export_mod):
+        mod.progress_bar = lambda *a, **kw: Bar()
+
+    if point == "rows":
+        for type_name in ("csv", "excel", "xml"):
+            cls = type(get_provider_type(type_name))
+            write = cls.write
+
+            def counted(self, path, params, schema, columns, rows, _write=write):
+                def gen():
+                    for i, r in enumerate(rows, 1):
+                        if i > limit:
+                            _die()
+                        yield r
+                return _write(self, path, params, schema, columns, gen())
+
+            cls.write = counted
+
+
+def main() -> int:
+    hook = os.environ.get("MK_TEST_HOOK")
+    if hook:
+        install(hook)
+    from migration_kit.cli import main as cli_main
+
+    return cli_main(sys.argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
