@@ -1,0 +1,76 @@
+"""Upload a file into a provider: a new provider (version 1) or the provider's next version.
+
+The uploaded bytes go to a temporary file that the API stores in the workspace; then the
+FileUpload widget is emptied (``value = ()``), so the content never stays in the widget
+state that a saved notebook keeps.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as W
+
+from .. import api
+from ..errors import NotFoundError
+from ..workspace import Workspace
+from .errors import ErrorArea, guarded
+
+ACCEPT = ".csv,.txt,.xlsx,.xlsm,.xls,.xml"
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^\w.\- ]", "_", Path(name).name)[:200] or "upload"
+
+
+class UploadWidget(W.VBox):
+    """FileUpload + provider name: uploading creates the provider or adds a version."""
+
+    def __init__(self, ws: Workspace, provider: str = "", params: dict[str, Any] | None = None):
+        self.ws = ws
+        self.params = params or {}
+        self.provider = W.Text(value=provider, description="Provider",
+                               placeholder="(the file name without extension)").add_class(
+                                   "mk-provider")
+        self.upload = W.FileUpload(accept=ACCEPT, multiple=False,
+                                   description="Upload file").add_class("mk-upload")
+        self.status = W.Label("").add_class("mk-status")
+        self.errors = ErrorArea()
+        self.upload.observe(self._on_upload, names="value")
+        super().__init__([W.HBox([self.provider, self.upload]), self.status, self.errors])
+        self.add_class("mk-upload-panel")
+
+    def store(self, name: str, filename: str, content: bytes):
+        """Store ``content`` (a file called ``filename``) into provider ``name``; returns the
+        file version. Creates the provider when it does not exist."""
+        with tempfile.TemporaryDirectory(prefix="mk-upload-") as tmp:
+            path = Path(tmp) / _safe_name(filename)
+            path.write_bytes(content)
+            try:
+                api.load_provider(self.ws, name)
+            except NotFoundError:
+                api.add_provider(self.ws, name, path, params=self.params)
+                return api.versions(self.ws, name)[-1]
+            return api.upload_version(self.ws, name, path)
+
+    @guarded()
+    def _on_upload(self, change: dict) -> None:
+        files = change["new"]
+        if not files:
+            return  # our own reset below
+        try:
+            f = files[0]
+            name = self.provider.value.strip() or Path(_safe_name(f["name"])).stem
+            self.status.value = f"storing {f['name']} ..."
+            fv = self.store(name, f["name"], bytes(f["content"]))
+            self.status.value = (f"provider {name}: version {fv.version} stored "
+                                 f"({fv.size} bytes, from {fv.original_name})")
+        except Exception:
+            self.status.value = "upload refused: see the error below"
+            raise
+        finally:
+            self.upload.value = ()  # never keep the bytes in the widget state
+
