@@ -633,6 +633,46 @@ def rollback_cmd(c: Ctx, name: str) -> None:
           f"{r['history_cleared']} history entries. {r['note']}")
 
 
+# -- runbook -----------------------------------------------------------------------------
+@cli.command("demo")
+@click.option("--output", "-o", default="runs/demo", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the workspace and notebooks.")
+@pass_ctx
+def demo_cmd(c: Ctx, output: str) -> None:
+    """Run the notebooks headless on the sample files in a fresh workspace."""
+    from pathlib import Path
+
+    from .demo import run_demo
+
+    result = run_demo(Path(output), progress=not c.as_json)
+    if c.as_json:
+        c.out(result)
+
+
+@cli.command("runbook")
+@click.option("--notebooks", "notebooks_dir", default=None, type=click.Path(file_okay=False),
+              help="Folder of NN_*.ipynb notebooks (default: the package's notebooks/).")
+@click.option("--output", "-o", default="runs/runbook", show_default=True,
+              type=click.Path(file_okay=False), help="Folder for the executed notebooks.")
+@click.option("--param", "-p", multiple=True,
+              help="KEY=VALUE notebook parameter, value read as YAML (repeatable).")
+@click.option("--kernel", "kernel_name", default=None, help="Kernel name (default: python3).")
+@pass_ctx
+def runbook_cmd(c: Ctx, notebooks_dir: str | None, output: str, param: tuple[str, ...],
+                kernel_name: str | None) -> None:
+    """Run the numbered notebooks with papermill (exit 1 when one fails)."""
+    from pathlib import Path
+
+    from . import runbook
+
+    params = {"interactive": False, **_params(param)}
+    done = runbook.run_runbook(Path(notebooks_dir) if notebooks_dir else runbook.NOTEBOOKS,
+                               Path(output), params, kernel_name=kernel_name,
+                               progress=not c.as_json)
+    c.out({"notebooks": [str(p) for p in done]},
+          "\n".join(f"executed: {p}" for p in done))
+
+
 def _pair(text: str) -> tuple[str, str]:
     if "=" not in text:
         raise click.BadParameter(f"{text!r}: expected NAME=VALUE")
