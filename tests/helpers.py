@@ -17,7 +17,9 @@ SAMPLE_FILES = {
     "stock_items": "stock_items.xlsx",
     "suppliers": "suppliers.csv",
     "journal": "journal.csv",
+    "supplier_invoices": "supplier_invoices.xml",
 }
+VALUEMAPS = ROOT / "templates" / "valuemaps"
 INVOICE_MAP = {
     "InvoiceNbr": "Document.ReferenceNbr", "Customer": "Document.CustomerID",
     "InvoiceDate": "Document.Date", "DueDate": "Document.DueDate",
@@ -31,6 +33,8 @@ INVOICE_MAP = {
 def install(ws, name: str, file: str | Path | None = None, **params) -> None:
     """Provider NAME from a sample file, and the manual scenario NAME from templates."""
     api.add_provider(ws, name, file or SAMPLES / SAMPLE_FILES[name], params=params or None)
+    for vm in VALUEMAPS.glob("*.yaml"):
+        shutil.copy(vm, ws.path("valuemaps", vm.name))
     shutil.copy(SCENARIOS / f"{name}.yaml", ws.path("scenarios", f"{name}.yaml"))
 
 

@@ -102,6 +102,49 @@ def write_invoice_xml(path: Path) -> None:
     path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
+# SupplierRef, Supplier, IssueDate, DueDate, Note, [(item name, qty, UBL unit, price, account)]
+SUPPLIER_INVOICES = [
+    ("F-2024-0117", "S001", "2024-02-01", "2024-03-02", "Electricity January",
+     [("Power, January", "1", "C62", "4200.00", "6800")]),
+    ("RE-55871", "S002", "2024-02-05", "2024-02-19", "Paper delivery",
+     [("Copy paper A4 box", "20", "C62", "31.50", "4000"),
+      ("Printing paper, 90 g", "12.5", "KGM", "4.20", "6800")]),
+    ("2024-778", "S003", "2024-02-10", "2024-03-11", "Coffee for the office",
+     [("Espresso beans", "6", "KGM", "24.90", "4000"),
+      ("Barista course", "3", "HUR", "95.00", "6800"),
+      ("Cups & saucers", "24", "C62", "3.75", "6800")]),
+]
+
+
+def write_supplier_invoice_xml(path: Path) -> None:
+    """UBL-style supplier invoices: namespaces, nested parties, attributes, lines."""
+    from xml.sax.saxutils import escape
+
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<Invoices xmlns="urn:oasis:names:specification:ubl:schema:xsd:Invoice-2"',
+           '    xmlns:cac="urn:oasis:names:specification:ubl:schema:xsd:'
+           'CommonAggregateComponents-2"',
+           '    xmlns:cbc="urn:oasis:names:specification:ubl:schema:xsd:'
+           'CommonBasicComponents-2">']
+    for ref, supplier, date, due, note, lines in SUPPLIER_INVOICES:
+        out += ["  <Invoice>", f"    <cbc:ID>{ref}</cbc:ID>",
+                f"    <cbc:IssueDate>{date}</cbc:IssueDate>", f"    <cbc:DueDate>{due}</cbc:DueDate>",
+                f"    <cbc:Note>{escape(note)}</cbc:Note>",
+                "    <cac:AccountingSupplierParty><cac:Party><cac:PartyIdentification>"
+                f"<cbc:ID>{supplier}</cbc:ID></cac:PartyIdentification></cac:Party>"
+                "</cac:AccountingSupplierParty>"]
+        for n, (name, qty, unit, price, account) in enumerate(lines, start=1):
+            out += ["    <cac:InvoiceLine>", f"      <cbc:ID>{n}</cbc:ID>",
+                    f'      <cbc:InvoicedQuantity unitCode="{unit}">{qty}</cbc:InvoicedQuantity>',
+                    f"      <cbc:AccountingCost>{account}</cbc:AccountingCost>",
+                    f"      <cac:Item><cbc:Name>{escape(name)}</cbc:Name></cac:Item>",
+                    f"      <cac:Price><cbc:PriceAmount>{price}</cbc:PriceAmount></cac:Price>",
+                    "    </cac:InvoiceLine>"]
+        out.append("  </Invoice>")
+    out.append("</Invoices>")
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     write_csv(HERE / "customers.csv",
               ["CustomerID", "Name", "Class", "Status", "Currency", "Email", "Address", "City",
@@ -117,6 +160,7 @@ def main() -> None:
             r[1] = "C999"  # a customer that does not exist
     write_csv(HERE / "sales_invoices_bad.csv", INVOICE_HEADER, bad)
     write_invoice_xml(HERE / "sales_invoices.xml")
+    write_supplier_invoice_xml(HERE / "supplier_invoices.xml")
     write_csv(HERE / "journal.csv", ["BatchRef", "Date", "BatchText", "Account", "LineText",
                                      "Debit", "Credit"], JOURNAL, delimiter=";")
     wb = Workbook()

@@ -68,6 +68,31 @@ def test_journal_with_norwegian_locale(master):
     assert len(batches[2]["Line"]) == 3
 
 
+def test_supplier_invoices_from_ubl_xml(master):
+    for name in ("suppliers", "supplier_invoices"):
+        install(master, name)
+        run(master, name)
+    bills = {d["Document"]["SupplierRef"]: d for d in documents(master, "AP301000")}
+    assert [b["Document"]["ReferenceNbr"] for b in bills.values()] == [
+        "PI000001", "PI000002", "PI000003"]
+    paper = bills["RE-55871"]
+    assert paper["Document"]["SupplierID"] == "S002"
+    assert paper["Document"]["CurrencyID"] == "EUR"  # the supplier's currency
+    assert paper["Document"]["DueDate"] == dt.date(2024, 2, 19)
+    assert [(ln["Description"], ln["Quantity"], ln["UOM"], ln["Amount"])
+            for ln in paper["Line"]] == [
+        ("Copy paper A4 box", Decimal("20"), "PCS", Decimal("630.00")),
+        ("Printing paper, 90 g", Decimal("12.5"), "KG", Decimal("52.50"))]
+    coffee = bills["2024-778"]["Line"]
+    assert [ln["UOM"] for ln in coffee] == ["KG", "HOUR", "PCS"]
+    assert [ln["LineNbr"] for ln in coffee] == [1, 2, 3]
+    assert coffee[2]["Description"] == "Cups & saucers"
+    # the same bill again is refused by the ERP (SupplierRef unique per supplier), and a
+    # second run of the scenario skips what it imported
+    p = api.prepare(master, "supplier_invoices", progress=False)
+    assert p.already_processed == 3
+
+
 def test_simplified_sales_invoices(master):
     sc = simplified_invoices(master)
     assert sc.simplified and sc.mapping[-1].action == "Save"
