@@ -222,22 +222,30 @@ def _store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
     sha, size = _sha256(file)
     folder = ws.path("files", prov.name)
     folder.mkdir(parents=True, exist_ok=True)
-    with ws.transaction() as conn:
-        last = conn.execute(select(func.max(db.file_version.c.version))
-                            .where(db.file_version.c.provider == prov.name)).scalar() or 0
-        version = last + 1
-        stored = f"v{version:04d}{prov.extension}"
-        target = folder / stored
-        tmp = folder / f".{stored}.tmp"
-        shutil.copyfile(file, tmp)
-        os.replace(tmp, target)
-        now = dt.datetime.now().replace(microsecond=0)
-        conn.execute(insert(db.file_version).values(
-            provider=prov.name, version=version, stored_name=stored,
-            original_name=_display_name(file), sha256=sha, size=size, created=now,
-            user=ws.user, origin=origin))
-        if write_definition:
-            save_provider(ws, prov)
+    target = None
+    try:
+        with ws.transaction() as conn:
+            last = conn.execute(select(func.max(db.file_version.c.version))
+                                .where(db.file_version.c.provider == prov.name)).scalar() or 0
+            version = last + 1
+            stored = f"v{version:04d}{prov.extension}"
+            now = dt.datetime.now().replace(microsecond=0)
+            conn.execute(insert(db.file_version).values(
+                provider=prov.name, version=version, stored_name=stored,
+                original_name=_display_name(file), sha256=sha, size=size, created=now,
+                user=ws.user, origin=origin))
+            # The file goes into place last, just before the commit: a failure before it
+            # leaves neither a row nor a file behind.
+            tmp = folder / f".{stored}.tmp"
+            shutil.copyfile(file, tmp)
+            target = folder / stored
+            os.replace(tmp, target)
+            if write_definition:
+                save_provider(ws, prov)
+    except BaseException:
+        if target is not None and target.exists():
+            target.unlink()
+        raise
     return FileVersion(prov.name, version, target, _display_name(file), sha, size, now,
                        ws.user, origin)
 
