@@ -108,7 +108,7 @@ class XmlType:
         summary = _ObjectCollector()
         details = [_ObjectCollector() for _ in reader.detail_rel]
         rows = 0
-        for _line, values, dets in reader.records():
+        for _line, values, dets in reader.records(require=True):
             summary.add(values)
             for oi, dvals, _dline in dets:
                 details[oi].add(dvals)
@@ -134,13 +134,13 @@ class XmlType:
         p = self._params(path, params)
         reader = _RecordReader(path, p)
         summary = schema.objects[0]
-        s_paths = [f.path for f in summary.fields]
+        s_paths = [field_path(f) for f in summary.fields]
         det_objs = schema.objects[1:]
         # detail objects by their path relative to the record, in the reader's order
         rel_of = {_relative(o.path, p["record_path"]): k for k, o in enumerate(det_objs)
                   if o.path}
         obj_for = [rel_of.get(rel) for rel in p["detail_paths"]]
-        det_paths = [[f.path for f in o.fields] for o in det_objs]
+        det_paths = [[field_path(f) for f in o.fields] for o in det_objs]
         widths = [len(x) for x in det_paths]
         out = BatchBuilder(schema.columns(), reader.file, batch_size)
         for line, values, dets in reader.records():
@@ -315,6 +315,18 @@ def _unique(name: str, taken: set[str]) -> str:
         out, i = f"{name}_{i}", i + 1
     taken.add(out)
     return out
+
+
+def field_path(f: FieldSchema) -> str:
+    """A field's XML path; without one (a hand-made schema), derived from its name:
+    ``Party/Name`` -> ``Party/Name``, ``Q@unit`` -> ``Q/@unit``, ``@id`` -> ``@id``."""
+    if f.path:
+        return f.path
+    name = f.name
+    if "@" in name and not name.startswith("@"):
+        el, attr = name.rsplit("@", 1)
+        return f"{el}/@{attr}"
+    return name
 
 
 def field_name(path: str) -> str:
@@ -514,7 +526,10 @@ class _RecordReader:
         self.detail_steps = [_steps(d) for d in p["detail_paths"]]
         self.max_depth = int(p.get("max_depth") or 100)
 
-    def records(self) -> Iterator[tuple[int, dict[str, Any], list[tuple[int, dict, int]]]]:
+    def records(self, require: bool = False
+                ) -> Iterator[tuple[int, dict[str, Any], list[tuple[int, dict, int]]]]:
+        """``require``: no record at all is an error even if the records' parent exists
+        (schema inference); otherwise a file with zero records reads as zero rows."""
         rec = self.rec
         n = len(rec)
         det_index = {d: i for i, d in enumerate(self.detail_rel)}
@@ -573,7 +588,7 @@ class _RecordReader:
             elif depth > n or tuple(stack) != rec[:depth]:
                 el.clear()  # outside any record
             stack.pop()
-        if not found and not container:
+        if not found and (require or not container):
             raise SourceError(f"no element at the record path {self.p['record_path']!r}",
                               location=Location(file=self.file),
                               record_path=self.p["record_path"])
@@ -634,7 +649,7 @@ class _ObjectCollector:
     def position(self, oi: int, fields: list[FieldSchema]) -> int | None:
         after = self.after.get(oi, set()) - self.before.get(oi, set())
         for i, f in enumerate(fields):
-            first = (f.path or "").split("/")[0]
+            first = field_path(f).split("/")[0]
             if first in after:
                 return i
         return None
@@ -700,11 +715,11 @@ def _set(node: _Node, path: str, value: str, ns: _Ns) -> None:
 def _fill(node: _Node, fields: list[FieldSchema], idx: list[int | None], row: tuple, ns: _Ns,
           text: _Text, start: int = 0, stop: int | None = None) -> None:
     for f, i in list(zip(fields, idx))[start:stop]:
-        if i is None or f.path is None:
+        if i is None:
             continue
         v = row[i]
         if v is not None:
-            _set(node, f.path, text(v), ns)
+            _set(node, field_path(f), text(v), ns)
 
 
 def _build(tag: str, summary: ObjectSchema, key: tuple, dets: list, group: list[tuple], ns: _Ns,

@@ -249,3 +249,4 @@ def test_write_unencodable_value(csv_type, sample, tmp_path):
     p, schema, _, _, _ = read_all(csv_type, sample("cp1252.csv"))
     with pytest.raises(SourceError, match="cannot be written in encoding cp1252"):
         csv_type.write(tmp_path / "o.csv", p, schema, schema.columns(), [("1", "李", "x", "1")])
+    assert list(tmp_path.iterdir()) == []  # no half-written file

@@ -7,7 +7,7 @@ import tracemalloc
 
 import pytest
 
-from migration_kit.errors import SourceError
+from migration_kit.errors import SchemaMismatchError, SourceError
 from migration_kit.providers import FieldSchema, ObjectSchema, Schema, get_provider_type
 
 from .conftest import read_all
@@ -152,6 +152,20 @@ def test_write_illegal_characters(excel_type, tmp_path):
     with pytest.raises(SourceError, match="characters Excel cannot store") as e:
         excel_type.write(tmp_path / "x.xlsx", {"sheet": "S"}, schema, ["a"], [("ok",), ("\x01",)])
     assert e.value.location.line == 3
+    assert list(tmp_path.iterdir()) == []  # no half-written workbook
+
+
+def test_schema_mismatch_and_reordered_columns(excel_type, sample):
+    p = excel_type.detect(sample("basic.xlsx"), {})
+    names = ["code", "id", "name", "amount", "issued", "active"]
+    reordered = Schema([ObjectSchema("Row", [FieldSchema(n) for n in names])])
+    rows = [r for b in excel_type.read_batches(sample("basic.xlsx"), p, reordered)
+            for r in b.rows]
+    assert rows[0][:3] == ("00001", 1, "Item 1")
+    other = Schema([ObjectSchema("Row", [FieldSchema(n) for n in names[1:]])])
+    with pytest.raises(SchemaMismatchError) as e:
+        next(excel_type.read_batches(sample("basic.xlsx"), p, other))
+    assert e.value.diff == ["added column 'code' in Row"]
 
 
 def test_registry_gives_the_same_type():

@@ -215,3 +215,25 @@ def test_streaming_many_records(xml_type, tmp_path):
         tracemalloc.stop()
     assert n == 40000
     assert peak < 20 * 1024 * 1024
+
+
+def test_fields_without_paths_use_their_names(xml_type, tmp_path):
+    schema = Schema([ObjectSchema("Item", [FieldSchema("@id"), FieldSchema("Party/Name"),
+                                           FieldSchema("Qty@unit"), FieldSchema("Qty")],
+                                  path="/Items/Item")])
+    params = {"record_path": "/Items/Item", "detail_paths": [], "namespaces": {}}
+    out = tmp_path / "items.xml"
+    rows = [("1", "Acme", "EA", "2")]
+    xml_type.write(out, params, schema, schema.columns(), rows)
+    assert b'<Item id="1"><Party><Name>Acme</Name></Party><Qty unit="EA">2</Qty></Item>' in (
+        out.read_bytes())
+    assert read_all(xml_type, out, params, schema)[2] == rows
+
+
+def test_failed_write_leaves_no_file(xml_type, tmp_path):
+    schema = Schema([ObjectSchema("Item", [FieldSchema("Name", path="Name")], path="/I/Item")])
+    out = tmp_path / "bad.xml"
+    with pytest.raises(SourceError):
+        xml_type.write(out, {"record_path": "/I/Item", "detail_paths": [], "namespaces": {}},
+                       schema, ["Name"], [("ok",), ("\x07",)])
+    assert list(tmp_path.iterdir()) == []
