@@ -77,6 +77,9 @@ class _Lookup:
         self.exclude_id: int | None = None
 
     def selector_row(self, window_id: str, value: Any) -> dict[str, Any] | None:
+        cache = self.rows.get(window_id)
+        if cache is not None:  # the common case: a preloaded window
+            return cache.get(value)
         w = self.store.windows.get(window_id)
         (key,) = w.key_fields
         t = self.store.summary_table(window_id)
@@ -165,11 +168,13 @@ class ERPStore:
         unique_rules = [r["fields"] for r in w.rules if r["rule"] == "unique"]
         # Pass 1: the window's rules, document by document.
         checked: list[tuple[Doc | None, list[FieldError]]] = []
+        # upsert: the stored ids of the documents' keys, in one query for the batch
+        before = (self._existing_ids(conn, w, [_raw_key(w, d) for d in docs])
+                  if mode == "upsert" and w.key_fields else None)
         for doc in docs:
             lookup.exclude_id = None
-            if mode == "upsert" and w.key_fields:
-                lookup.exclude_id = self._existing_ids(conn, w, [_raw_key(w, doc)]).get(
-                    _norm_key(_raw_key(w, doc)))
+            if before is not None:
+                lookup.exclude_id = before.get(_norm_key(_raw_key(w, doc)))
             clean, errors = validator.check(doc)
             checked.append((None if errors else clean, errors))
             if errors and stop_on_error:
@@ -234,11 +239,14 @@ class ERPStore:
             return {}
         st = self.summary_table(w.id)
         names = w.key_fields
-        firsts = sorted({k[0] for k in wanted})
+        # Filter on the key field with the most distinct values (ReferenceNbr, not DocType,
+        # which would read every stored document per batch); the full key is checked below.
+        pos = max(range(len(names)), key=lambda i: len({k[i] for k in wanted}))
+        firsts = sorted({k[pos] for k in wanted})
         out = {}
         for chunk in range(0, len(firsts), 500):
             q = select(st.c._id, *(st.c[n] for n in names)).where(
-                st.c[names[0]].in_(firsts[chunk:chunk + 500]))
+                st.c[names[pos]].in_(firsts[chunk:chunk + 500]))
             for row in conn.execute(q):
                 nk = _norm_key(tuple(row[1:]))
                 if nk in wanted:
