@@ -244,14 +244,7 @@ def _set_flag(ws: Workspace, name: str, lines: list[int] | None, **values: Any) 
 
 def toggle_active(ws: Workspace, name: str, lines: list[int] | None = None) -> int:
     """Flip Active on the records of the given lines (all when None); returns how many."""
-    _scenario(ws, name)
-    with ws.transaction() as conn:
-        _columns(conn, name)
-        recs = _records_of(conn, name, lines)
-        cond = PR.c.scenario == name
-        if recs is not None:
-            cond = and_(cond, PR.c.record_no.in_(recs))
-        return conn.execute(update(PR).where(cond).values(active=~PR.c.active)).rowcount
+    return _set_flag(ws, name, lines, active=~PR.c.active)
 
 
 def set_active_lines(ws: Workspace, name: str, lines: list[int] | None, active: bool) -> int:

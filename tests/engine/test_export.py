@@ -16,8 +16,6 @@ from migration_kit.workspace import Workspace
 
 from ..helpers import INVOICE_MAP, SAMPLES, SCENARIOS, documents, load_master, run
 
-pytestmark = pytest.mark.usefixtures("quiet")
-
 XML_MAP = {
     "Invoice.ID": "Document.ReferenceNbr", "Invoice.CustomerID": "Document.CustomerID",
     "Invoice.IssueDate": "Document.Date", "Invoice.DueDate": "Document.DueDate",
@@ -26,11 +24,6 @@ XML_MAP = {
     "InvoiceLine.UnitPrice": "Line.UnitPrice", "InvoiceLine.Discount": "Line.DiscountPercent",
     "InvoiceLine.Account": "Line.AccountID",
 }
-
-
-@pytest.fixture
-def quiet(monkeypatch):
-    monkeypatch.setenv("MIGRATION_KIT_PROGRESS", "0")
 
 
 def xlsx_copy(tmp_path):

@@ -10,20 +10,7 @@ import pytest
 from migration_kit import api
 from migration_kit.errors import BadInputError, ScenarioError, SchemaMismatchError
 
-from ..helpers import SAMPLES, documents, install, load_master, run, simplified_invoices
-
-pytestmark = pytest.mark.usefixtures("quiet")
-
-
-@pytest.fixture
-def quiet(monkeypatch):
-    monkeypatch.setenv("MIGRATION_KIT_PROGRESS", "0")
-
-
-@pytest.fixture
-def master(workspace):
-    load_master(workspace)
-    return workspace
+from ..helpers import SAMPLES, documents, install, run, simplified_invoices
 
 
 def test_master_data_from_csv_and_excel(master):

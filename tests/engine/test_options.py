@@ -5,25 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import pytest
-
 from migration_kit import api
 from migration_kit.erp.store import table_name
 
-from ..helpers import SAMPLES, documents, install, load_master, run, simplified_invoices
-
-pytestmark = pytest.mark.usefixtures("quiet")
-
-
-@pytest.fixture
-def quiet(monkeypatch):
-    monkeypatch.setenv("MIGRATION_KIT_PROGRESS", "0")
-
-
-@pytest.fixture
-def master(workspace):
-    load_master(workspace)
-    return workspace
+from ..helpers import SAMPLES, documents, install, run, simplified_invoices
 
 
 def erp_dump(ws):
