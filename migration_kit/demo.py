@@ -11,18 +11,18 @@ from . import api, runbook
 
 
 def run_demo(output_dir: Path, *, progress: bool = True) -> dict[str, Any]:
-    """Run the notebooks on the samples into ``output_dir`` (``workspace/``, ``notebooks/``,
-    ``notebooks/downloads/``); returns and prints the paths. A workspace left there by an
+    """Run the notebooks on the samples into ``output_dir`` (``workspace/`` with its
+    ``downloads/``, and ``notebooks/``); returns and prints the paths. A workspace left there by an
     earlier demo is replaced, so every demo starts from the same state."""
     output_dir = Path(output_dir).resolve()
     ws_dir = output_dir / "workspace"
     if ws_dir.exists():
         shutil.rmtree(ws_dir)
     nb_dir = output_dir / "notebooks"
-    downloads = nb_dir / "downloads"
+    downloads = ws_dir / "downloads"
     executed = runbook.run_runbook(
         runbook.NOTEBOOKS, nb_dir,
-        {"workspace": str(ws_dir), "interactive": False, "download_dir": str(downloads)},
+        {"workspace": str(ws_dir), "interactive": False},
         progress=progress)
     with api.open_workspace(ws_dir) as ws:
         exported = api.latest(ws, "sales_invoices_out")

@@ -90,12 +90,16 @@ class ImportPanel(W.VBox):
 
 
 class ExportPanel(W.VBox):
-    """Prepare (preview of the flattened rows), Export (new file version), download link."""
+    """Prepare (preview of the flattened rows), Export (new file version), download link.
 
-    def __init__(self, ws: Workspace, scenario: str, *, download_dir: str | Path = "downloads",
+    The latest version is copied into ``download_dir`` (default: the workspace's
+    ``downloads/``) and linked relative to the kernel's folder, so the link works in
+    JupyterLab when that folder is under the server's root."""
+
+    def __init__(self, ws: Workspace, scenario: str, *, download_dir: str | Path | None = None,
                  progress: bool = False):
         self.ws, self.name, self.progress = ws, scenario, progress
-        self.download_dir = Path(download_dir)
+        self.download_dir = Path(download_dir) if download_dir else ws.path("downloads")
         self.prepare_button = W.Button(description="Prepare", icon="cogs").add_class(
             "mk-prepare")
         self.export_button = W.Button(description="Export", icon="download",

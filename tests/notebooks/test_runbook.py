@@ -1,0 +1,206 @@
+"""The notebooks run headless with papermill on the sample data: ERP records, exported
+file, a failed import failing the run, same parameters giving the same result."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from migration_kit import api, runbook
+from migration_kit.errors import BadInputError
+
+from .helpers import NOTEBOOKS, ROOT, SAMPLES, jupyter_env
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _docs(ws_dir: Path, window: str) -> list[dict]:
+    with api.open_workspace(ws_dir) as ws:
+        return list(api.list_documents(ws, window))
+
+
+def test_every_notebook_runs_and_is_kept(demo_run):
+    names = [p.name for p in demo_run["notebooks"]]
+    assert names == sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    assert len(names) == 7
+    for p in demo_run["notebooks"]:
+        nb = nbformat.read(p, as_version=4)
+        assert nb.metadata.papermill.exception is None or not nb.metadata.papermill.exception
+        assert not [o for c in nb.cells for o in c.get("outputs", [])
+                    if o.output_type == "error"], p.name
+
+
+def test_erp_records_after_the_runbook(demo_run):
+    ws = demo_run["workspace"]
+    counts = {w: len(_docs(ws, w)) for w in
+              ("GL202500", "AR303000", "IN202500", "AP303000", "GL301000", "AR301000")}
+    assert counts == {"GL202500": 8, "AR303000": 6, "IN202500": 6, "AP303000": 3,
+                      "GL301000": 3, "AR301000": 5}
+    suppliers = {d["Supplier"]["SupplierID"]: d["Supplier"] for d in _docs(ws, "AP303000")}
+    assert suppliers["S001"]["SupplierName"] == "Ørsted Kraft AS"  # cp1252 read right
+    assert suppliers["S002"]["City"] == "München"
+    journal = {d["Batch"]["Description"]: d for d in _docs(ws, "GL301000")}
+    adj7 = journal["ADJ-7 Office supplies"]
+    assert adj7["Batch"]["TransactionDate"].isoformat() == "2024-01-31"  # nb-NO dates
+    assert [ln["DebitAmount"] for ln in adj7["Line"]] == [Decimal("1250.50"), Decimal("0")]
+    invoices = {d["Document"]["ReferenceNbr"]: d for d in _docs(ws, "AR301000")}
+    assert sorted(invoices) == ["INV-1001", "INV-1002", "INV-1003", "INV-1004", "INV-1005"]
+    inv1 = invoices["INV-1001"]
+    assert inv1["Document"]["CustomerID"] == "C001"
+    assert [ln["Quantity"] for ln in inv1["Line"]] == [Decimal(10), Decimal(5), Decimal(1)]
+    assert inv1["Line"][1]["Amount"] == Decimal("717.75")
+    assert len(invoices["INV-1003"]["Line"]) == 2
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_exported_file_has_the_structure_of_the_sample(demo_run):
+    with api.open_workspace(demo_run["workspace"]) as ws:
+        fv = api.latest(ws, "sales_invoices_out")
+        assert fv.version == 2 and fv.origin == "export"
+    exported, sample = _rows(fv.path), _rows(SAMPLES / "sales_invoices.csv")
+    assert list(exported[0]) == list(sample[0])  # same columns, same order
+    assert len(exported) == len(sample) == 10
+    for got, want in zip(exported, sample):
+        for col in ("InvoiceNbr", "Customer", "InvoiceDate", "DueDate", "Description",
+                    "ItemCode", "LineDescription", "Account"):
+            assert got[col] == want[col], col
+        for col in ("Qty", "UnitPrice", "Discount"):
+            assert Decimal(got[col]) == Decimal(want[col]), col
+    download = demo_run["workspace"] / "downloads" / "sales_invoices_out.csv"
+    assert download.read_bytes() == fv.path.read_bytes()
+
+
+@pytest.mark.slow
+def test_same_parameters_same_result(demo_run, tmp_path):
+    """Running the runbook again on the workspace changes no record and exports the same."""
+    ws = demo_run["workspace"]
+    before = {w: _docs(ws, w) for w in ("AR301000", "GL301000", "AR303000")}
+    first = api.latest(api.open_workspace(ws), "sales_invoices_out").path.read_bytes()
+    runbook.run_runbook(NOTEBOOKS, tmp_path / "again",
+                        {"workspace": str(ws), "interactive": False}, progress=False)
+    assert {w: _docs(ws, w) for w in before} == before
+    with api.open_workspace(ws) as w:
+        fv = api.latest(w, "sales_invoices_out")
+        summary = api.counts(w, "sales_invoices")
+    assert fv.version == 3 and fv.path.read_bytes() == first
+    assert summary["processed"] == 5 and summary["todo"] == 0
+
+
+def test_failed_import_fails_the_run_and_names_the_record(tmp_path, isolated_jupyter):
+    """The CLI runs the notebooks up to the failing import and exits 1 with the record."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "migration_kit.cli", "runbook", "--output",
+         str(tmp_path / "out"), "-p", f"workspace={tmp_path / 'ws'}",
+         "-p", "invoices_file=sales_invoices_bad.csv"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240,
+        env={**os.environ, **jupyter_env(tmp_path / "jupyter")})
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    err = proc.stderr
+    assert "notebook 05_prepare_and_import.ipynb failed: RecordError" in err
+    assert "scenario 'sales_invoices' stopped on line 6" in err
+    assert "INV-1003" in err and "C999" in err and "Document.CustomerID" in err
+    executed = nbformat.read(tmp_path / "out" / "05_prepare_and_import.ipynb", as_version=4)
+    errors = [o for c in executed.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors and errors[0].ename == "RecordError" and "INV-1003" in errors[0].evalue
+    assert not (tmp_path / "out" / "06_export.ipynb").exists()  # stopped at the failure
+    # nothing of the failed record reached the ERP; the records before it did
+    refs = sorted(d["Document"]["ReferenceNbr"] for d in _docs(tmp_path / "ws", "AR301000"))
+    assert refs == ["INV-1001", "INV-1002"]
+
+
+def test_runbook_error_carries_the_papermill_error(tmp_path, isolated_jupyter):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    params = nbformat.v4.new_code_cell("x = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "from migration_kit.errors import RecordError\n"
+        "raise RecordError('boom', scenario='s', line=x, record=1, key={'K': 'v'}, "
+        "field_name='F')")]
+    (tmp_path / "nb").mkdir()
+    nbformat.write(nb, tmp_path / "nb" / "01_fail.ipynb")
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "nb" / "not_numbered.ipynb")
+    with pytest.raises(runbook.RunbookError) as e:
+        runbook.run_runbook(tmp_path / "nb", tmp_path / "out", {"x": 7}, progress=False)
+    assert e.value.notebook == "01_fail.ipynb" and e.value.ename == "RecordError"
+    assert "stopped on line 7" in e.value.evalue and "K=v" in e.value.evalue
+    assert e.value.exit_code == 1
+    assert (tmp_path / "out" / "01_fail.ipynb").exists()
+
+
+def test_unknown_parameter_is_refused(tmp_path):
+    with pytest.raises(BadInputError, match="nope"):
+        runbook.run_runbook(NOTEBOOKS, tmp_path, {"nope": 1}, progress=False)
+    assert not list(tmp_path.iterdir())
+
+
+# -- no uploaded content in notebooks ----------------------------------------------------
+def _sample_fingerprints() -> list[tuple[str, str]]:
+    """Text that would be in a notebook holding a sample file: its base64, its whole text."""
+    import base64
+
+    out = []
+    for p in sorted(SAMPLES.glob("*.*")):
+        if p.suffix not in (".csv", ".xlsx", ".xml"):
+            continue
+        raw = p.read_bytes()
+        out.append((p.name, base64.b64encode(raw).decode()[:200]))
+        if p.suffix == ".csv":
+            text = raw.decode("utf-8", errors="replace")
+            out += [(p.name, text), (p.name, json.dumps(text)[1:-1])]
+    return out
+
+
+def _upload_values(nb) -> list:
+    state = nb.metadata.get("widgets", {}).get(
+        "application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    return [m["state"].get("value") for m in state.values()
+            if m.get("model_name") == "FileUploadModel"]
+
+
+def _check_no_upload(paths: list[Path]) -> None:
+    prints = _sample_fingerprints()
+    for path in paths:
+        text = path.read_text(encoding="utf-8")
+        for name, fp in prints:
+            assert fp not in text, f"{path.name} holds the content of {name}"
+        nb = nbformat.reads(text, as_version=4)
+        assert all(not v for v in _upload_values(nb)), path.name
+
+
+def test_committed_notebooks_are_clean():
+    paths = sorted(NOTEBOOKS.glob("*.ipynb"))
+    assert [p.name for p in paths] == [
+        "01_workspace.ipynb", "02_providers.ipynb", "03_simplified_scenario.ipynb",
+        "04_manual_scenarios.ipynb", "05_prepare_and_import.ipynb", "06_export.ipynb",
+        "07_history.ipynb"]
+    for p in paths:
+        nb = nbformat.read(p, as_version=4)
+        assert nb.metadata.kernelspec.name == "python3", p.name
+        assert "widgets" not in nb.metadata, p.name
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, p.name
+        for name in ("workspace", "user", "interactive"):
+            assert f"\n{name} = " in "\n" + tagged[0].source, (p.name, name)
+        for c in nb.cells:
+            if c.cell_type == "code" and c not in tagged:
+                assert c.outputs == [] and c.execution_count is None, p.name
+                assert len(c.source.splitlines()) <= 6, (p.name, c.source)  # thin cells
+    _check_no_upload(paths)
+
+
+def test_no_uploaded_content_in_executed_notebooks(demo_run):
+    _check_no_upload(list(demo_run["notebooks"]))
