@@ -113,6 +113,11 @@ def cli_command(ws_root: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "tests.reliability.runner", "-w", str(ws_root), *args]
 
 
+def json_error(stderr: str) -> dict:
+    """The error the CLI printed with --json (its last stderr line)."""
+    return json.loads(stderr.strip().splitlines()[-1])
+
+
 def run_cli(ws_root: Path, *args: str, hook: str | None = None, user: str | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess:
     """The real CLI in a child process (through the hook runner); returncode -9 = killed."""
@@ -125,8 +130,11 @@ def run_cli(ws_root: Path, *args: str, hook: str | None = None, user: str | None
                           capture_output=True, text=True, timeout=timeout)
 
 
-def start_cli(ws_root: Path, *args: str, hook: str | None = None) -> subprocess.Popen:
+def start_cli(ws_root: Path, *args: str, hook: str | None = None,
+              resume: Path | None = None) -> subprocess.Popen:
     extra = {"MK_TEST_HOOK": hook} if hook else {}
+    if resume is not None:
+        extra["MK_TEST_RESUME"] = str(resume)
     return subprocess.Popen(cli_command(ws_root, *args), cwd=ROOT, env=child_env(**extra),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

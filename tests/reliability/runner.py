@@ -15,8 +15,9 @@ sends. ``MK_TEST_HOOK`` is ``ACTION:POINT:N[:DELAY]``:
                       prepare: inside its transaction)
 - ``kill:rows:N``     after N rows were handed to a provider's writer (a half-written file)
 - ``kill:time:S``     S seconds after the CLI starts
-- ``pause:progress:N`` print ``MK-PAUSED`` and sleep (holding whatever the run holds) at the
-                      Nth progress update, until killed
+- ``pause:progress:N`` at the Nth progress update print ``MK-PAUSED`` and wait, holding
+                      whatever the run holds, until killed or until the file named by
+                      ``MK_TEST_RESUME`` exists (then go on)
 """
 
 from __future__ import annotations
@@ -31,6 +32,17 @@ import time
 def _die() -> None:
     sys.stdout.flush()
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _wait_for_resume() -> None:
+    """Sleep until the file named by ``MK_TEST_RESUME`` exists (or 10 minutes pass)."""
+    resume = os.environ.get("MK_TEST_RESUME")
+    end = time.monotonic() + 600
+    while time.monotonic() < end:
+        if resume and os.path.exists(resume):
+            return
+        time.sleep(0.05)
+    _die()
 
 
 class _State:
@@ -97,10 +109,11 @@ def install(hook: str) -> None:
             if point != "progress":
                 return
             st.progress += 1
-            if st.progress >= limit:
+            if st.progress == limit:
                 if action == "pause":
                     print("MK-PAUSED", flush=True)
-                    time.sleep(600)
+                    _wait_for_resume()
+                    return
                 _die()
 
         def close(self) -> None:
