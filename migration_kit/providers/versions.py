@@ -254,7 +254,9 @@ def store_written_version(ws: Workspace, prov: Provider, tmp: Path, conn) -> Fil
     """Register a file an export wrote (``tmp``, in the provider's folder) as version N+1.
 
     Runs on the caller's connection so the version and the rows' Processed flags commit
-    together; the file is renamed into place before the commit.
+    together; the file is renamed into place after the row is inserted (so a concurrent
+    writer of the same version number fails on the row before either file is replaced) and
+    before the commit.
     """
     sha, size = _sha256(tmp)
     last = conn.execute(select(func.max(db.file_version.c.version))
@@ -262,12 +264,12 @@ def store_written_version(ws: Workspace, prov: Provider, tmp: Path, conn) -> Fil
     version = last + 1
     stored = f"v{version:04d}{prov.extension}"
     target = ws.path("files", prov.name, stored)
-    os.replace(tmp, target)
     now = dt.datetime.now().replace(microsecond=0)
     conn.execute(insert(db.file_version).values(
         provider=prov.name, version=version, stored_name=stored,
         original_name=prov.original_name or stored, sha256=sha, size=size, created=now,
         user=ws.user, origin="export"))
+    os.replace(tmp, target)
     return FileVersion(prov.name, version, target, prov.original_name or stored, sha, size,
                        now, ws.user, "export")
 
