@@ -71,10 +71,13 @@ class PreparedGrid(W.VBox):
 
     # -- reading -----------------------------------------------------------------------
     def frame(self) -> pd.DataFrame:
-        """The current page: index Line; Record, Active, Processed, the values, Field, Error."""
+        """The current page: index Line; Record, Active, Processed, the values (no value shown
+    as empty text), Field, Error."""
         lines = api.lines(self.ws, self.scenario, offset=self.offset, limit=self.page_size)
         rows = [{"Line": ln.line, "Record": ln.record, "Active": ln.active,
-                 "Processed": ln.processed, **ln.values, "Field": ln.error_field or "",
+                 "Processed": ln.processed,
+                 **{k: "" if v is None else v for k, v in ln.values.items()},
+                 "Field": ln.error_field or "",
                  "Error": ln.error or ""} for ln in lines]
         if not rows:
             return pd.DataFrame({"Line": [], **{c: [] for c in FLAGS + TAIL}}).set_index("Line")
@@ -118,6 +121,8 @@ class PreparedGrid(W.VBox):
         if self._reverting:
             return
         row, column, value = cell["row"], cell["column"], _plain(cell["value"])
+        if value == "":
+            value = None  # an emptied cell has no value, as in the source file
         line = int(self.grid.data.index[row])
         if column in READ_ONLY:
             self._reverting = True
