@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 
 from migration_kit import api
 from migration_kit.providers.versions import _sha256
@@ -42,7 +43,7 @@ LINES = 3000
 BATCH = 50 if KILL_POINTS <= 8 else 20
 
 
-def _hooks(rng: random.Random, kinds: dict[str, callable]) -> list[str]:
+def _hooks(rng: random.Random, kinds: dict[str, Callable[[random.Random], str]]) -> list[str]:
     """``KILL_POINTS`` hooks, every kind at least once (when there are enough points)."""
     names = list(kinds)
     order = (names * (KILL_POINTS // len(names) + 1))[:KILL_POINTS]
