@@ -7,8 +7,10 @@ written here.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any, Protocol
 
 from ..errors import FieldError, FormulaRuntimeError
@@ -34,6 +36,43 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, str) and v.strip() == "")
 
 
+_FAILED = object()  # a value that could not be converted (its error is recorded)
+# The Python type convert() returns unchanged for each value type.
+_EXACT = {"string": str, "integer": int, "date": dt.date, "boolean": bool}
+
+
+@lru_cache(maxsize=256)
+def _decimal(x: Any) -> Decimal:
+    return Decimal(str(x))
+
+
+class _FieldPlan:
+    """What checking one field needs, worked out once per validator."""
+
+    __slots__ = ("f", "blank", "exact", "decimal", "quant", "min", "max", "checked")
+
+    def __init__(self, f: FieldDef):
+        self.f = f
+        self.blank = None if f.computed or f.numbering or f.default_from else f.default
+        self.exact = _EXACT.get(f.value_type)
+        self.decimal = f.value_type == "decimal"
+        self.quant = (Decimal(1).scaleb(-f.scale) if self.decimal and f.scale is not None
+                      else None)
+        self.min = _decimal(f.min) if f.min is not None else None
+        self.max = _decimal(f.max) if f.max is not None else None
+        self.checked = bool(f.max_length or f.values or f.min is not None
+                            or f.max is not None or f.not_zero or f.pattern == "email"
+                            or f.selector)
+
+
+class _ObjectPlan:
+    def __init__(self, obj: ObjectDef):
+        self.obj = obj
+        self.fields = [_FieldPlan(f) for f in obj.fields.values()]
+        self.after = [f for f in obj.fields.values() if f.default_from or f.not_before]
+        self.computed = [f for f in obj.fields.values() if f.computed]
+
+
 class DocumentValidator:
     """Checks documents of one window; holds compiled computed-field formulas."""
 
@@ -44,6 +83,7 @@ class DocumentValidator:
         self.computed = {(o.name, f.name): compile_formula(f.computed)
                          for o in window.objects.values() for f in o.fields.values()
                          if f.computed}
+        self._plan_cache: dict[str, _ObjectPlan] = {}
 
     def check(self, doc: Doc) -> tuple[Doc, list[FieldError]]:
         w = self.window
@@ -64,23 +104,45 @@ class DocumentValidator:
         return out, errors
 
     # -- one object's values -------------------------------------------------------------
+    def _plans(self, obj: ObjectDef) -> _ObjectPlan:
+        plan = self._plan_cache.get(obj.name)
+        if plan is None or plan.obj is not obj:
+            plan = self._plan_cache[obj.name] = _ObjectPlan(obj)
+        return plan
+
     def _object(self, obj: ObjectDef, raw: dict[str, Any], line: int | None,
                 errors: list[FieldError]) -> dict[str, Any]:
         wid = self.window.id
+        plan = self._plans(obj)
+        fields = obj.fields
         for name in raw:
-            if name not in obj.fields:
+            if name not in fields:
                 errors.append(FieldError(wid, obj.name, name, f"{obj.name} has no field {name}",
                                          line, raw[name]))
         out: dict[str, Any] = {}
-        for f in obj.fields.values():
+        for p in plan.fields:
+            f = p.f
             v = raw.get(f.name)
-            if _blank(v):
-                v = None if f.computed or f.numbering or f.default_from else f.default
+            if v is None or (isinstance(v, str) and v.strip() == ""):
+                v = p.blank
             if v is not None:
-                try:
-                    v = convert(v, f.value_type, scale=f.scale)
-                except ValueError as e:
-                    errors.append(FieldError(wid, obj.name, f.name, str(e), line, raw.get(f.name)))
+                # Values that already have the field's type skip convert(): it would return
+                # them unchanged (decimals: the same quantize).
+                t = type(v)
+                if t is p.exact:
+                    pass
+                elif t is Decimal and p.decimal and v.is_finite():
+                    if p.quant is not None:
+                        try:
+                            v = v.quantize(p.quant, rounding=ROUND_HALF_UP)
+                        except InvalidOperation:
+                            v = self._convert(obj, f, v, raw, line, errors)
+                else:
+                    v = self._convert(obj, f, v, raw, line, errors)
+                    if v is _FAILED:
+                        out[f.name] = None
+                        continue
+                if v is _FAILED:
                     out[f.name] = None
                     continue
                 if isinstance(v, str):
@@ -90,11 +152,12 @@ class DocumentValidator:
                 if f.required and not f.numbering:
                     errors.append(FieldError(wid, obj.name, f.name, f"{f.name} is required", line))
                 continue
-            self._value(obj, f, v, line, errors)
-        for f in obj.fields.values():
+            if p.checked:
+                self._value(obj, p, v, line, errors)
+        for f in plan.after:
             if f.default_from and out.get(f.name) is None:
                 src = f.default_from["field"]
-                sel = obj.fields[src].selector
+                sel = fields[src].selector
                 row = (self.lookup.selector_row(sel.window, out.get(src))
                        if sel and sel.window and out.get(src) is not None else None)
                 if row is not None:
@@ -105,13 +168,22 @@ class DocumentValidator:
                         wid, obj.name, f.name,
                         f"{f.name} {out[f.name]} is before {f.not_before} {out[f.not_before]}",
                         line, out[f.name]))
-        for f in obj.fields.values():
-            if f.computed:
-                self._computed(obj, f, out, line, errors)
+        for f in plan.computed:
+            self._computed(obj, f, out, line, errors)
         return out
 
-    def _value(self, obj: ObjectDef, f: FieldDef, v: Any, line: int | None,
+    def _convert(self, obj: ObjectDef, f: FieldDef, v: Any, raw: dict[str, Any],
+                 line: int | None, errors: list[FieldError]) -> Any:
+        try:
+            return convert(v, f.value_type, scale=f.scale)
+        except ValueError as e:
+            errors.append(FieldError(self.window.id, obj.name, f.name, str(e), line,
+                                     raw.get(f.name)))
+            return _FAILED
+
+    def _value(self, obj: ObjectDef, p: _FieldPlan, v: Any, line: int | None,
                errors: list[FieldError]) -> None:
+        f = p.f
         wid = self.window.id
 
         def err(msg: str) -> None:
@@ -121,9 +193,9 @@ class DocumentValidator:
             err(f"{f.name} is {len(v)} characters long; at most {f.max_length} are allowed")
         if f.values and v not in f.values:
             err(f"{f.name} must be one of {', '.join(f.values)}")
-        if f.min is not None and v < Decimal(str(f.min)):
+        if p.min is not None and v < p.min:
             err(f"{f.name} must be at least {f.min}")
-        if f.max is not None and v > Decimal(str(f.max)):
+        if p.max is not None and v > p.max:
             err(f"{f.name} must be at most {f.max}")
         if f.not_zero and v == 0:
             err(f"{f.name} must not be 0")
@@ -153,7 +225,7 @@ class DocumentValidator:
             errors.append(FieldError(self.window.id, obj.name, f.name, str(e), line))
             return
         given = out.get(f.name)
-        if given is not None and abs(given - value) > Decimal(str(f.tolerance)):
+        if given is not None and abs(given - value) > _decimal(f.tolerance):
             errors.append(FieldError(
                 self.window.id, obj.name, f.name,
                 f"{f.name} {given} differs from the computed {value} "
