@@ -61,6 +61,10 @@ def getter(m: MappingLine, ctx: FormulaContext) -> Getter:
     return lambda row: const
 
 
+MEMO_SIZE = 20_000  # converted values remembered per target (source text -> value)
+_MISSING = object()
+
+
 @dataclass
 class _Target:
     target: str
@@ -68,6 +72,12 @@ class _Target:
     fdef: FieldDef
     get: Getter
     ignore_error: bool
+
+    def __post_init__(self) -> None:
+        # Text into a text field is returned as it is by convert(); other text is converted
+        # once per distinct value (convert is a pure function of the text).
+        self.text = self.fdef.value_type == "string"
+        self.memo: dict[str, Any] = {}
 
 
 class ImportMapping:
@@ -93,12 +103,25 @@ class ImportMapping:
         self.ident_targets = ([mapped[k] for k in ident]
                               if ident and all(k in mapped for k in ident) else [])
         self.details = [o.name for o in window.detail_objects if self.by_object[o.name]]
+        self._ident_is_key = (len(self.ident_targets) == len(self.key_targets) and all(
+            a is b for a, b in zip(self.ident_targets, self.key_targets)))
 
     def _value(self, t: _Target, row: Mapping[str, Any]) -> Any:
         try:
             v = t.get(row)
             if v is None or (isinstance(v, str) and v.strip() == ""):
                 return None
+            if type(v) is str:
+                if t.text:
+                    return v
+                memo = t.memo
+                out = memo.get(v, _MISSING)
+                if out is _MISSING:
+                    out = convert(v, t.fdef.value_type, locale=self.locale,
+                                  scale=t.fdef.scale)
+                    if len(memo) < MEMO_SIZE:
+                        memo[v] = out
+                return out
             return convert(v, t.fdef.value_type, locale=self.locale, scale=t.fdef.scale)
         except (FormulaRuntimeError, ValueError) as e:
             if t.ignore_error:
@@ -109,6 +132,18 @@ class ImportMapping:
     def key_values(self, row: Mapping[str, Any]) -> tuple:
         """Grouping key of a row: consecutive rows with equal keys form one record."""
         return tuple(_plain(self._value(t, row)) for t in self.key_targets)
+
+    def key_and_identity(self, row: Mapping[str, Any]) -> tuple[tuple | None,
+                                                               dict[str, Any] | None]:
+        """``key_values`` (None without key targets) and ``identity`` of a row, each value
+        mapped once when the scenario's keys are the identity (the usual case)."""
+        if not self.key_targets:
+            return None, self.identity(row)
+        key = self.key_values(row)
+        if not self._ident_is_key:
+            return key, self.identity(row)
+        vals = {t.target: v for t, v in zip(self.key_targets, key)}
+        return key, (vals if all(v not in (None, "") for v in vals.values()) else None)
 
     def identity(self, row: Mapping[str, Any]) -> dict[str, Any] | None:
         if not self.ident_targets:

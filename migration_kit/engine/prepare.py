@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 
 from .. import db
-from ..errors import SourceError
+from ..errors import Location, SourceError
 from ..providers.versions import get_version, load_provider
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
@@ -58,8 +58,21 @@ def encode(v: Any) -> Any:
     return v
 
 
+def _encode_other(v: Any) -> Any:
+    out = encode(v)
+    if out is v:
+        raise TypeError(f"Object of type {type(v).__name__} is not JSON serializable")
+    return out
+
+
+# json's C encoder calls ``_encode_other`` only for values JSON has no type for (dates,
+# decimals): the same text as encoding every value first, without a Python call per value.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                          default=_encode_other).encode
+
+
 def dump_row(values: list[Any] | tuple) -> str:
-    return json.dumps([encode(v) for v in values], ensure_ascii=False, separators=(",", ":"))
+    return _dumps(values)
 
 
 def doc_key(identity: dict[str, Any] | None) -> str | None:
@@ -105,8 +118,7 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
                     lines += 1
                     err = None
                     try:
-                        key = mapping.key_values(row) if mapping.key_targets else None
-                        ident = mapping.identity(row)
+                        key, ident = mapping.key_and_identity(row)
                     except MappingError as e:
                         key, ident, err = ("\0error", lines), None, e
                     if current is None or key is None or key != last_key:
@@ -132,8 +144,15 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
                         _flush(conn, rec_rows, line_rows, keep_last=True)
                 bar.update(len(batch.rows))
             _flush(conn, rec_rows, line_rows, keep_last=False)
-        except SourceError:
-            raise  # the transaction rolls back: the old prepared data stays as it was
+        except SourceError as e:
+            # Name the provider, its version and the file as uploaded, not the stored copy;
+            # the transaction rolls back: the old prepared data stays as it was.
+            loc = e.location or Location()
+            e.location = replace(loc, file=f"{fv.original_name} of provider {prov.name!r}",
+                                 version=fv.version)
+            e.facts["provider"] = prov.name
+            e.args = (str(e),)
+            raise
         finally:
             bar.close()
         _save_state(conn, sc, columns, fv.version)
