@@ -282,8 +282,20 @@ class ERPStore:
 
     def _insert(self, conn: Connection, w: WindowDef, docs: list[Doc]) -> None:
         st = self.summary_table(w.id)
-        ids = conn.execute(insert(st).returning(st.c._id, sort_by_parameter_order=True),
-                           [d[w.summary] for d in docs]).scalars().all()
+        heads = [d[w.summary] for d in docs]
+        if not w.detail_objects:
+            conn.execute(insert(st), heads)  # no lines: the ids are not needed
+            return
+        keys = w.key_fields
+        if keys:
+            # RETURNING in multi-row statements (sorting by parameter order would make that
+            # one statement per document on SQLite); ids are matched back by the unique key.
+            by_key = {tuple(r[1:]): r[0] for r in conn.execute(
+                insert(st).returning(st.c._id, *(st.c[k] for k in keys)), heads)}
+            ids = [by_key[tuple(h[k] for k in keys)] for h in heads]
+        else:
+            ids = conn.execute(insert(st).returning(st.c._id, sort_by_parameter_order=True),
+                               heads).scalars().all()
         for obj in w.detail_objects:
             rows = [{**ln, "_doc_id": doc_id}
                     for doc_id, d in zip(ids, docs) for ln in d[obj.name]]
