@@ -71,6 +71,7 @@ class _ObjectPlan:
         self.fields = [_FieldPlan(f) for f in obj.fields.values()]
         self.after = [f for f in obj.fields.values() if f.default_from or f.not_before]
         self.computed = [f for f in obj.fields.values() if f.computed]
+        self.quant = {p.f.name: p.quant for p in self.fields if p.quant is not None}
 
 
 class DocumentValidator:
@@ -220,7 +221,14 @@ class DocumentValidator:
         if any(out.get(name) is None for name in formula.fields):
             return
         try:
-            value = convert(formula.evaluate(out), f.value_type, scale=f.scale)
+            value = formula.evaluate(out)
+            q = self._plans(obj).quant.get(f.name)
+            try:  # what convert() does to a finite decimal, without its overhead
+                if type(value) is not Decimal or q is None or not value.is_finite():
+                    raise InvalidOperation
+                value = value.quantize(q, rounding=ROUND_HALF_UP)
+            except InvalidOperation:
+                value = convert(value, f.value_type, scale=f.scale)
         except (FormulaRuntimeError, ValueError) as e:
             errors.append(FieldError(self.window.id, obj.name, f.name, str(e), line))
             return
