@@ -1,4 +1,4 @@
-"""The workspace database: bookkeeping tables (prepared data, history, file versions, locks).
+"""The workspace database: bookkeeping tables (prepared data, history, file versions, ledger).
 
 ERP tables are built from the window definitions (see ``erp/store.py``) on the same
 database, so that saving a document and marking its record Processed commit together.
@@ -120,14 +120,6 @@ import_ledger = Table(
     Column("result", JSON, nullable=True),
 )
 
-lock = Table(
-    "mk_lock", metadata,
-    Column("scenario", String(100), primary_key=True),
-    Column("holder", String(200), nullable=False),
-    Column("pid", Integer, nullable=False),
-    Column("host", String(200), nullable=False),
-    Column("acquired", DateTime, nullable=False),
-)
 
 
 def make_engine(url: str) -> Engine:

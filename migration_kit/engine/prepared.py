@@ -22,9 +22,10 @@ PR = db.prepared_record
 PL = db.prepared_line
 
 
-def _scenario(ws: Workspace, name: str, right: str = "edit") -> Scenario:
+def _scenario(ws: Workspace, name: str) -> Scenario:
+    """The scenario, if the user may run it: import needs ``edit``, export ``view``."""
     sc = load_scenario(ws, name, check=False)
-    ws.require(sc.window, right)
+    ws.require(sc.window, "edit" if sc.kind == "import" else "view")
     return sc
 
 
@@ -71,6 +72,7 @@ def lines(ws: Workspace, name: str, *, errors_only: bool = False, offset: int = 
 
 
 def counts(ws: Workspace, name: str) -> dict[str, int]:
+    _scenario(ws, name)
     with ws.connect() as conn:
         return _counts(conn, name)
 
@@ -95,7 +97,7 @@ def _int(expr):
 
 def status(ws: Workspace, name: str) -> str:
     """New, Prepared, Partially processed or Processed (export: ... exported)."""
-    sc = _scenario(ws, name, "view")
+    sc = _scenario(ws, name)
     with ws.connect() as conn:
         has_state = conn.execute(select(db.scenario_state.c.scenario).where(
             db.scenario_state.c.scenario == name)).first() is not None
