@@ -43,7 +43,13 @@ from .providers.versions import (
     versions,
 )
 from .scenarios import valuemaps
-from .scenarios.model import Scenario, check_scenario, load_scenario, save_scenario
+from .scenarios.model import (
+    Scenario,
+    check_scenario,
+    load_scenario,
+    runnable_scenario,
+    save_scenario,
+)
 from .scenarios.simplified import (
     convert_to_manual,
     create_simplified,
@@ -90,10 +96,7 @@ def list_scenarios(ws: Workspace, kind: str | None = None) -> list[Scenario]:
     return out
 
 
-def show_scenario(ws: Workspace, name: str) -> Scenario:
-    sc = load_scenario(ws, name, check=False)
-    ws.require(sc.window, "edit" if sc.kind == "import" else "view")
-    return sc
+show_scenario = runnable_scenario
 
 
 def history_of(ws: Workspace, name: str) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from sqlalchemy import and_, delete, func, select, update
 
 from .. import db
 from ..errors import BadInputError, NotFoundError
-from ..scenarios.model import Scenario, load_scenario
+from ..scenarios.model import runnable_scenario
 from ..workspace import Workspace
 from . import history
 from .lock import scenario_lock
@@ -22,11 +22,7 @@ PR = db.prepared_record
 PL = db.prepared_line
 
 
-def _scenario(ws: Workspace, name: str) -> Scenario:
-    """The scenario, if the user may run it: import needs ``edit``, export ``view``."""
-    sc = load_scenario(ws, name, check=False)
-    ws.require(sc.window, "edit" if sc.kind == "import" else "view")
-    return sc
+_scenario = runnable_scenario
 
 
 def _columns(conn, name: str) -> list[str]:

@@ -160,6 +160,14 @@ def load_scenario(ws: Workspace, name: str, *, check: bool = True) -> Scenario:
     return sc
 
 
+def runnable_scenario(ws: Workspace, name: str) -> Scenario:
+    """The scenario, if the user may run it: import needs ``edit`` on its window, export
+    ``view`` (a user without the right does not see the scenario at all)."""
+    sc = load_scenario(ws, name, check=False)
+    ws.require(sc.window, "edit" if sc.kind == "import" else "view")
+    return sc
+
+
 def save_scenario(ws: Workspace, sc: Scenario, *, check: bool = True) -> None:
     check_name(sc.name, "scenario")
     if check:
