@@ -261,6 +261,10 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+MEMO_SIZE = 20_000  # converted texts remembered per column
+_MISSING = object()
+
+
 def _checker(prov: Provider, cols: list[str], neutral: bool):
     """Checks each value against its column (type, length) and neutralises formulas."""
     types = {}
@@ -271,15 +275,28 @@ def _checker(prov: Provider, cols: list[str], neutral: bool):
     specs = [types.get(c) for c in cols]
     limit = prov.params.get("max_cell_length", 32767 if prov.type == "excel" else None)
 
+    # Prepared values are JSON text: each distinct text of a typed column is converted
+    # once (convert and _plain_decimal are pure functions of it); errors are not remembered.
+    memos: list[dict[str, Any]] = [{} for _ in cols]
+
     def check(values: list[Any]) -> tuple[list[Any], dict[str, str] | None]:
         out = []
-        for c, f, v in zip(cols, specs, values):
+        for c, f, v, memo in zip(cols, specs, values, memos):
             if v is not None and f is not None and f.type != "string":
+                done = memo.get(v, _MISSING) if type(v) is str else _MISSING
+                if done is not _MISSING:
+                    out.append(done)
+                    continue
+                text = v
                 try:
                     v = convert(v, f.type)
                 except ValueError as e:
                     return values, {"field": c, "message": f"cannot be written as {f.type}: {e}"}
-            if isinstance(v, Decimal):
+                if isinstance(v, Decimal):
+                    v = _plain_decimal(v)
+                if type(text) is str and not isinstance(v, str) and len(memo) < MEMO_SIZE:
+                    memo[text] = v
+            elif isinstance(v, Decimal):
                 v = _plain_decimal(v)
             if isinstance(v, str):
                 if limit and len(v) > limit:
