@@ -168,11 +168,18 @@ class CsvType:
                     f.write(term)
                 width = len(columns)
                 for row in rows:
-                    vals = [null_text if v is None else fmt(v) for v in row]
+                    vals = [v if type(v) is str else null_text if v is None else fmt(v)
+                            for v in row]
                     if width == 1 and vals == [""]:
                         f.write(q + q + term)  # a lone empty field, not a blank line
                     else:
-                        f.write(delim.join(quote(v) for v in vals) + term)
+                        line = delim.join(vals)
+                        # the usual row has no field to quote: no quote or line break, and no
+                        # delimiter but the ones between the fields
+                        if (q in line or "\n" in line or "\r" in line
+                                or line.count(delim) != width - 1):
+                            line = delim.join(quote(v) for v in vals)
+                        f.write(line + term)
                     n += 1
             except UnicodeEncodeError as e:
                 raise SourceError(
@@ -191,8 +198,16 @@ class _Formatter:
     def __init__(self, date_format: str | None, decimal_separator: str):
         self.date_format = date_format or "%Y-%m-%d"
         self.sep = decimal_separator or "."
+        self._dates: dict[dt.date, str] = {}  # strftime once per distinct date
 
     def __call__(self, v: Any) -> str:
+        if type(v) is dt.date:
+            text = self._dates.get(v)
+            if text is None:
+                text = v.strftime(self.date_format)
+                if len(self._dates) < 10_000:
+                    self._dates[v] = text
+            return text
         if isinstance(v, str):
             return v
         if isinstance(v, bool):
