@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 
 from .. import db
+from ..erp.store import bulk_insert
 from ..errors import Location, SourceError
 from ..providers.versions import get_version, load_provider
 from ..scenarios.conditions import compile_restrictions
@@ -167,8 +168,7 @@ def _flush(conn, rec_rows: list, line_rows: list, *, keep_last: bool) -> None:
     done = rec_rows[:-1] if keep_last else rec_rows[:]
     if done:
         conn.execute(insert(db.prepared_record), done)
-    if line_rows:
-        conn.execute(insert(db.prepared_line), line_rows)
+    bulk_insert(conn, db.prepared_line, line_rows)
     del rec_rows[:len(done)]
     line_rows.clear()
 
