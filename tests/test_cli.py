@@ -122,3 +122,59 @@ def test_provider_show_and_scenario_check(ws):
                   "  - {target: Customer.CustomerName, source: '=Left([Name]'}\n")
     r = mk(ws, "scenario", "check", "broken", check=2)
     assert "mapping line 1" in r.stdout and "mapping line 2" in r.stdout
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """A new workspace with master data, for the run-option commands."""
+    ws = tmp_path / "ws"
+    mk(ws, "init", check=0)
+    for name, file in (("accounts", "accounts.csv"), ("customers", "customers.csv"),
+                       ("stock_items", "stock_items.xlsx")):
+        mk(ws, "provider", "add", name, SAMPLES / file, check=0)
+        (ws / "scenarios" / f"{name}.yaml").write_text(
+            (SCENARIOS / f"{name}.yaml").read_text())
+        mk(ws, "import", name, "--prepare", check=0)
+    maps = [a for s, t in INVOICE_MAP.items() for a in ("--map", f"{s}={t}")]
+    mk(ws, "scenario", "simplified", "inv", "--file", SAMPLES / "sales_invoices_bad.csv",
+       "--window", "AR301000", *maps, "--key", "Document.ReferenceNbr", check=0)
+    mk(ws, "prepare", "inv", check=0)
+    return ws
+
+
+def test_run_options_and_tools(fresh):
+    ws = fresh
+    r = mk(ws, "--json", "import", "inv", "--validate-only", check=1)
+    s = json.loads(r.stdout)
+    assert (s["imported"], s["failed"], s["validate_only"]) == (4, 1, True)
+    assert mk(ws, "--json", "erp", "list", "AR301000").stdout == ""
+    r = mk(ws, "import", "inv", "--save-only-if-valid", check=1)
+    assert "nothing was saved" in r.stdout
+    r = mk(ws, "prepared", "clear-active-until-error", "inv", check=0)
+    assert "2 record(s)" in r.stdout
+    r = mk(ws, "prepared", "toggle-active", "inv", "--line", 1, "--line", 4, check=0)
+    assert "2 record(s)" in r.stdout
+    r = mk(ws, "prepared", "replace", "inv", "Customer", "c999", "C004", check=0)
+    assert "2 value(s) changed" in r.stdout
+    r = mk(ws, "prepared", "clear-errors", "inv", check=0)
+    r = mk(ws, "--json", "import", "inv", check=0)
+    assert json.loads(r.stdout)["imported"] == 5
+    r = mk(ws, "prepared", "toggle-processed", "inv", "--line", 1, check=0)
+    assert "second document" in r.stderr
+    r = mk(ws, "--json", "status", "inv", check=0)
+    assert json.loads(r.stdout)["status"] == "Partially processed"
+
+
+def test_incremental_and_valuemap_commands(fresh, tmp_path):
+    ws = fresh
+    mk(ws, "prepared", "set", "inv", 6, "Customer", "C004", check=0)
+    # --reuse keeps the corrected prepared data instead of preparing afresh
+    r = mk(ws, "import", "inv", "--prepare", "--sync", "incremental", "--reuse", check=0)
+    assert "re-using" in r.stdout and "imported 5" in r.stdout
+    r = mk(ws, "import", "inv", "--prepare", "--sync", "incremental", check=0)
+    assert "nothing to import" in r.stdout
+    mk(ws, "valuemap", "set", "classes", "D", "DOMESTIC", check=0)
+    mk(ws, "valuemap", "default", "classes", "EXPORT", check=0)
+    r = mk(ws, "valuemap", "show", "classes", check=0)
+    assert "D -> DOMESTIC" in r.stdout and "(default) -> EXPORT" in r.stdout
+    assert "classes" in mk(ws, "valuemap", "list", check=0).stdout
