@@ -176,9 +176,14 @@ class _Importer:
     def _batch(self, conn, recs, lookup) -> bool:
         """Map, save and mark one batch in the caller's transaction; True = stop here."""
         sc, w = self.sc, self.window
+        # The line range (a record's lines are first_line..last_line) lets the database read
+        # just this batch's lines through the primary key instead of every line per batch.
         lines = conn.execute(
             select(PL.c.record_no, PL.c.data).where(and_(
-                PL.c.scenario == sc.name, PL.c.record_no >= recs[0]["record_no"],
+                PL.c.scenario == sc.name,
+                PL.c.line_no >= min(r["first_line"] for r in recs),
+                PL.c.line_no <= max(r["last_line"] for r in recs),
+                PL.c.record_no >= recs[0]["record_no"],
                 PL.c.record_no <= recs[-1]["record_no"])).order_by(PL.c.line_no)).all()
         rows_of: dict[int, list[dict[str, Any]]] = {}
         cols = self.columns
