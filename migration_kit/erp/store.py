@@ -276,14 +276,15 @@ class ERPStore:
             return {}
         st = self.summary_table(w.id)
         names = w.key_fields
-        # Filter on the key field with the most distinct values (ReferenceNbr, not DocType,
-        # which would read every stored document per batch); the full key is checked below.
-        pos = max(range(len(names)), key=lambda i: len({k[i] for k in wanted}))
-        firsts = sorted({k[pos] for k in wanted})
+        # Every key field is filtered (so the database probes the key's unique index), in
+        # chunks of the field with the most distinct values; the full key is checked below.
+        values = [sorted({k[i] for k in wanted}) for i in range(len(names))]
+        pos = max(range(len(names)), key=lambda i: len(values[i]))
         out = {}
-        for chunk in range(0, len(firsts), 500):
-            q = select(st.c._id, *(st.c[n] for n in names)).where(
-                st.c[names[pos]].in_(firsts[chunk:chunk + 500]))
+        for chunk in range(0, len(values[pos]), 500):
+            q = select(st.c._id, *(st.c[n] for n in names)).where(and_(*(
+                st.c[n].in_(values[i][chunk:chunk + 500] if i == pos else values[i])
+                for i, n in enumerate(names))))
             for row in conn.execute(q):
                 nk = _norm_key(tuple(row[1:]))
                 if nk in wanted:
