@@ -43,6 +43,7 @@ class Bench:
         self.results: dict[str, dict] = {}
         self.steps: dict[str, dict] = {}
         self._pg = None
+        self.case = ""
 
     # -- helpers -----------------------------------------------------------------------
     def data(self, scale: float | None = None) -> Path:
@@ -72,7 +73,8 @@ class Bench:
     def step(self, name: str, work: Path, data_dir: Path, *, label: str | None = None,
              db_url: str | None = None, rows: int = 0) -> dict:
         work.mkdir(parents=True, exist_ok=True)
-        result = work / f"{label or name}.json"
+        label = f"{self.case}/{label or name}"
+        result = work / f"{label.replace('/', '.')}.json"
         result.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "bench.case", name, "--data", str(data_dir),
                "--work", str(work), "--result", str(result)]
@@ -93,8 +95,8 @@ class Bench:
             raise StepFailed(f"{name} failed (exit {proc.returncode}):\n" + "\n".join(tail))
         out = json.loads(result.read_text(encoding="utf-8"))
         out["wall_s"] = round(wall, 2)
-        self.steps[label or name] = out
-        print(f"  {label or name}: {_fmt_step(out)}", flush=True)
+        self.steps[label] = out
+        print(f"  {label.split('/', 1)[1]}: {_fmt_step(out)}", flush=True)
         return out
 
     # -- the cases ---------------------------------------------------------------------
@@ -145,7 +147,7 @@ class Bench:
         w = self.work / "memory"
         self.step("setup_import", w, ds)
         small = self.step("import_ours", w, ds, label="import_ours_small")
-        big = self.steps.get("import_ours") if "import_sqlite" in self.results else None
+        big = self.steps.get("import_sqlite/import_ours")
         if big is None:
             d = self.data()
             self.step("setup_import", w, d)
@@ -178,6 +180,7 @@ class Bench:
         try:
             for c in cases:
                 print(f"[{c}]", flush=True)
+                self.case = c
                 try:
                     self.results[c] = getattr(self, c)()
                 except StepFailed as e:
