@@ -56,15 +56,17 @@ def _column(f: FieldDef) -> Column:
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``conn.execute(insert(table), rows)`` for many rows with the same keys, faster on
-    SQLite: one ``executemany`` on the connection's own DBAPI cursor (so in the caller's
-    transaction), every value through its column's bind processor as SQLAlchemy does.
-    Other databases: SQLAlchemy's executemany (batched multi-row INSERTs).
+    """``conn.execute(insert(table), rows)`` for many rows with the same keys, faster: on
+    the connection's own DBAPI connection (so in the caller's transaction), every value
+    through its column's bind processor as SQLAlchemy does; SQLite: one ``executemany``;
+    PostgreSQL with psycopg 3: ``COPY ... FROM STDIN``. Other databases: SQLAlchemy's
+    executemany (batched multi-row INSERTs).
     """
     if not rows:
         return
     dialect = conn.dialect
-    if dialect.name != "sqlite":
+    copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
+    if dialect.name != "sqlite" and not copy:
         conn.execute(insert(table), rows)
         return
     names = list(rows[0])
@@ -80,11 +82,20 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
         conn.execute(insert(table), rows)
         return
     prep = dialect.identifier_preparer
-    sql = (f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)})"
-           f" VALUES ({', '.join('?' * len(names))})")
-    cur = conn.connection.cursor()
+    target = f"{prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)})"
+    if copy:
+        sql = f"COPY {target} FROM STDIN"
+        cur = conn.connection.driver_connection.cursor()
+    else:
+        sql = f"INSERT INTO {target} VALUES ({', '.join('?' * len(names))})"
+        cur = conn.connection.cursor()
     try:
-        cur.executemany(sql, params)
+        if copy:
+            with cur.copy(sql) as out:
+                for p in params:
+                    out.write_row(p)
+        else:
+            cur.executemany(sql, params)
     except dialect.loaded_dbapi.Error as e:
         raise DBAPIError.instance(sql, None, e, dialect.loaded_dbapi.Error) from e
     finally:
