@@ -237,3 +237,22 @@ def test_sqlite_and_postgres_give_identical_results(tmp_path, pg_server):
             ws.dispose()
     assert got[0] == got[1]
     assert sum(len(v) for v in got[0].values()) == 8 + 6 + 6 + 3 + 3 + 3 + 5
+
+
+def test_update_schema_reports_broken_scenarios(master, tmp_path):
+    renamed = tmp_path / "customers_v2.csv"
+    renamed.write_text((SAMPLES / "customers.csv").read_text().replace("PostalCode", "Zip", 1))
+    diff, broken = api.update_schema(master, "customers", renamed)
+    assert any("PostalCode" in d for d in diff) and broken == ["customers"]
+    assert "Zip" in api.load_provider(master, "customers").schema.columns()
+    assert [v.version for v in api.versions(master, "customers")] == [1, 2]
+    problems = api.check_scenario(master, api.load_scenario(master, "customers", check=False))
+    assert any("PostalCode" in p for p in problems)
+
+
+def test_field_type_override(master):
+    prov = api.set_field_type(master, "customers", "PostalCode", "string")
+    f = next(f for f in prov.schema.fields() if f.name == "PostalCode")
+    assert f.type == "string" and f.type_overridden
+    with pytest.raises(BadInputError, match="not one of"):
+        api.set_field_type(master, "customers", "PostalCode", "money")
