@@ -299,6 +299,25 @@ def _suggested(c: Ctx, file: str, window: str, params: dict[str, Any]) -> dict[s
     return {s: t for s, t in sug.items() if t}
 
 
+@scenario.command("new")
+@click.argument("name")
+@click.option("--provider", required=True)
+@click.option("--window", required=True)
+@click.option("--kind", type=click.Choice(["import", "export"]), default="import",
+              show_default=True)
+@pass_ctx
+def scenario_new(c: Ctx, name: str, provider: str, window: str, kind: str) -> None:
+    """Write a manual scenario with suggested mapping lines, to edit as YAML."""
+    from .scenarios.scaffold import new_scenario
+
+    sc = new_scenario(c.ws, name, provider, window, kind)
+    problems = api.check_scenario(c.ws, sc)
+    c.out({"scenario": sc.to_dict(), "problems": problems},
+          f"wrote scenarios/{name}.yaml ({len(sc.mapping)} mapping line(s)); edit it, then "
+          f"`migration-kit scenario check {name}`" +
+          "".join(f"\n  {p}" for p in problems))
+
+
 @scenario.command("suggest")
 @click.option("--file", "file", required=True, type=click.Path(dir_okay=False))
 @click.option("--window", required=True)

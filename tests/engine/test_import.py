@@ -256,3 +256,18 @@ def test_field_type_override(master):
     assert f.type == "string" and f.type_overridden
     with pytest.raises(BadInputError, match="not one of"):
         api.set_field_type(master, "customers", "PostalCode", "money")
+
+
+def test_new_manual_scenario_scaffold(master):
+    from migration_kit.scenarios.scaffold import new_scenario
+
+    api.add_provider(master, "inv_src", SAMPLES / "sales_invoices.csv")
+    sc = new_scenario(master, "inv_manual", "inv_src", "AR301000")
+    assert not sc.simplified and sc.mapping[-1].action == "Save"
+    assert api.check_scenario(master, sc) == []
+    sc.keys = ["Document.ReferenceNbr"]
+    api.save_scenario(master, sc)
+    assert run(master, "inv_manual").imported == 5
+    out = new_scenario(master, "inv_back", "inv_src", "AR301000", kind="export")
+    assert {m.target for m in out.mapping} >= {"InvoiceNbr", "Customer", "Qty"}
+    assert api.check_scenario(master, out) == []
