@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, insert, select, update
 
 from .. import db
+from ..erp.store import bulk_insert
 from ..errors import BadInputError, FormulaRuntimeError
 from ..providers.versions import FileVersion, Provider, load_provider, store_written_version
 from ..scenarios.conditions import compile_restrictions
@@ -123,13 +124,12 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
                 bar.update(len(flat))
                 if len(line_rows) >= CHUNK:
                     conn.execute(insert(PR), rec_rows)
-                    conn.execute(insert(PL), line_rows)
+                    bulk_insert(conn, PL, line_rows)
                     rec_rows.clear()
                     line_rows.clear()
         if rec_rows:
             conn.execute(insert(PR), rec_rows)
-        if line_rows:
-            conn.execute(insert(PL), line_rows)
+        bulk_insert(conn, PL, line_rows)
         bar.close()
         _save_state(conn, sc, columns, None)
         summary = PrepareSummary(sc.name, None, lines, records, filtered, 0, errors)
