@@ -23,7 +23,7 @@ def run_demo(output_dir: Path, *, progress: bool = True) -> dict[str, Any]:
     executed = runbook.run_runbook(
         runbook.NOTEBOOKS, nb_dir,
         {"workspace": str(ws_dir), "interactive": False},
-        progress=progress)
+        progress=progress, timeout=600)
     with api.open_workspace(ws_dir) as ws:
         exported = api.latest(ws, "sales_invoices_out")
     result = {"workspace": str(ws_dir), "notebooks": [str(p) for p in executed],

@@ -208,7 +208,8 @@ def notebooks(notebooks_dir: Path) -> list[Path]:
 
 
 def run_runbook(notebooks_dir: Path, output_dir: Path, parameters: dict[str, Any], *,
-                kernel_name: str | None = None, progress: bool = True) -> list[Path]:
+                kernel_name: str | None = None, progress: bool = True,
+                timeout: float | None = None) -> list[Path]:
     """Run the numbered notebooks with papermill into ``output_dir`` (executed copies, same
     names), in order, stopping at the first failure with a :class:`RunbookError`.
 
@@ -216,6 +217,7 @@ def run_runbook(notebooks_dir: Path, output_dir: Path, parameters: dict[str, Any
     notebook declares is refused (a typo would otherwise be ignored). The notebooks run in
     ``output_dir`` (so relative downloads land beside the executed copies); relative
     folders in :data:`PATH_PARAMETERS` are made absolute from the caller's folder first.
+    ``timeout`` (seconds) bounds each cell: a cell running longer fails the run.
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -242,7 +244,7 @@ def run_runbook(notebooks_dir: Path, output_dir: Path, parameters: dict[str, Any
                 warnings.simplefilter("ignore")  # "Kernel is running over TCP without encryption"
                 pm.execute_notebook(str(path), str(out), parameters=own,
                                     kernel_name=kernel_name, progress_bar=progress,
-                                    cwd=str(output_dir))
+                                    cwd=str(output_dir), execution_timeout=timeout)
         except PapermillExecutionError as e:
             raise RunbookError(path.name, e.ename, e.evalue, output=str(out)) from None
         except Exception as e:  # the kernel died, did not start, or the notebook is broken

@@ -17,6 +17,12 @@ from .errors import ErrorArea, guarded
 from .prepared_grid import PreparedGrid
 
 
+def _table(df) -> str:
+    """A DataFrame as HTML for an HTML widget. (Output widgets capturing display() are
+    avoided: under papermill their messages sometimes leave the cell waiting forever.)"""
+    return df.to_html(index=False, na_rep="", classes="mk-table")
+
+
 class ImportPanel(W.VBox):
     """Pick an import scenario; Prepare, correct in the grid, Save, Import (again)."""
 
@@ -105,8 +111,8 @@ class ExportPanel(W.VBox):
         self.export_button = W.Button(description="Export", icon="download",
                                       button_style="primary").add_class("mk-export")
         self.status = W.Label("").add_class("mk-status")
-        self.preview = W.Output().add_class("mk-preview")
-        self.link = W.Output().add_class("mk-download")
+        self.preview = W.HTML().add_class("mk-preview")
+        self.link = W.HTML().add_class("mk-download")
         self.errors = ErrorArea()
         self.prepare_button.on_click(self._on_prepare)
         self.export_button.on_click(self._on_export)
@@ -121,11 +127,7 @@ class ExportPanel(W.VBox):
         return s
 
     def _show_preview(self) -> None:
-        self.preview.clear_output()
-        with self.preview:
-            from IPython.display import display
-
-            display(tables.prepared(self.ws, self.name, limit=20))
+        self.preview.value = _table(tables.prepared(self.ws, self.name, limit=20))
 
     def export(self) -> api.ExportSummary:
         s = api.export(self.ws, self.name, progress=self.progress)
@@ -141,13 +143,9 @@ class ExportPanel(W.VBox):
                                                                       sc.provider).extension)
         target.parent.mkdir(parents=True, exist_ok=True)
         fv = api.latest(self.ws, sc.provider, target)
-        self.link.clear_output()
-        with self.link:
-            from IPython.display import display
-
-            shown = os.path.relpath(target) if not target.is_absolute() else target
-            display(W.HTML(f"latest version {fv.version} of {html.escape(sc.provider)}:"))
-            display(FileLink(str(shown), result_html_prefix="Download: "))
+        link = FileLink(os.path.relpath(target), result_html_prefix="Download: ")
+        self.link.value = (f"latest version {fv.version} of {html.escape(sc.provider)}: "
+                           + link._repr_html_())
         return target
 
     @guarded()
@@ -174,7 +172,7 @@ class HistoryPanel(W.VBox):
         self.rollback_button = W.Button(description="Roll back", icon="undo",
                                         button_style="warning").add_class("mk-rollback")
         self.status = W.Label("").add_class("mk-status")
-        self.table = W.Output().add_class("mk-history")
+        self.table = W.HTML().add_class("mk-history")
         self.errors = ErrorArea()
         self.rollback_button.on_click(self._on_rollback)
         self.scenario.observe(lambda _c: self._show_guarded(), names="value")
@@ -184,11 +182,7 @@ class HistoryPanel(W.VBox):
         self._show_guarded()
 
     def show(self) -> None:
-        self.table.clear_output()
-        with self.table:
-            from IPython.display import display
-
-            display(tables.history(self.ws, self.scenario.value))
+        self.table.value = _table(tables.history(self.ws, self.scenario.value))
 
     @guarded()
     def _show_guarded(self) -> None:

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from .helpers import jupyter_env, run
+from migration_kit.demo import run_demo
+
+from .helpers import jupyter_env
 
 
 @pytest.fixture(scope="module")
@@ -15,5 +19,7 @@ def isolated_jupyter(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, isolated_jupyter):
-    """The whole runbook, headless, on the sample files (once per module)."""
-    return run(tmp_path_factory.mktemp("runbook"))
+    """The demo: the whole runbook, headless, on the sample files (once per module)."""
+    result = run_demo(tmp_path_factory.mktemp("demo"), progress=False)
+    return {**result, "workspace": Path(result["workspace"]),
+            "notebooks": [Path(p) for p in result["notebooks"]]}

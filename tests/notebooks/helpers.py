@@ -37,5 +37,5 @@ def run(tmp: Path, notebooks: list[str] | None = None, **parameters) -> dict[str
         for name in notebooks:
             (src / name).write_bytes((NOTEBOOKS / name).read_bytes())
     params = {"workspace": str(tmp / "ws"), "interactive": False, **parameters}
-    executed = runbook.run_runbook(src, tmp / "executed", params, progress=False)
+    executed = runbook.run_runbook(src, tmp / "executed", params, progress=False, timeout=120)
     return {"workspace": tmp / "ws", "executed": tmp / "executed", "notebooks": executed}

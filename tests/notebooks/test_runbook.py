@@ -27,6 +27,35 @@ def _docs(ws_dir: Path, window: str) -> list[dict]:
         return list(api.list_documents(ws, window))
 
 
+def test_demo_returns_where_things_are(demo_run):
+    ws = demo_run["workspace"]
+    assert ws.name == "workspace" and (ws / "migration.yaml").exists()
+    assert demo_run["exported"] == str(ws / "files" / "sales_invoices_out" / "v0002.csv")
+    assert demo_run["exported_version"] == 2
+    assert demo_run["downloads"] == [str(ws / "downloads" / "sales_invoices_out.csv")]
+    assert all(Path(p).parent == ws.parent / "notebooks" for p in demo_run["notebooks"])
+
+
+def test_cli_demo_and_runbook_commands(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from migration_kit import cli, demo
+
+    seen = {}
+    monkeypatch.setattr(demo, "run_demo", lambda out, progress: seen.setdefault("demo", out))
+    monkeypatch.setattr(runbook, "run_runbook", lambda nbs, out, params, **kw: seen.update(
+        runbook=(nbs, out, params, kw)) or [out / "01_workspace.ipynb"])
+    r = CliRunner().invoke(cli.cli, ["demo"])
+    assert r.exit_code == 0 and seen["demo"] == Path("runs/demo")
+    r = CliRunner().invoke(cli.cli, ["runbook", "-o", str(tmp_path), "-p", "workspace=w",
+                                     "-p", "keys=[A.B]", "--timeout", "60"])
+    assert r.exit_code == 0, r.output
+    assert seen["runbook"] == (runbook.NOTEBOOKS, tmp_path,
+                               {"interactive": False, "workspace": "w", "keys": ["A.B"]},
+                               {"kernel_name": None, "progress": True, "timeout": 60.0})
+    assert f"executed: {tmp_path / '01_workspace.ipynb'}" in r.output
+
+
 def test_every_notebook_runs_and_is_kept(demo_run):
     names = [p.name for p in demo_run["notebooks"]]
     assert names == sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -89,7 +118,8 @@ def test_same_parameters_same_result(demo_run, tmp_path):
     before = {w: _docs(ws, w) for w in ("AR301000", "GL301000", "AR303000")}
     first = api.latest(api.open_workspace(ws), "sales_invoices_out").path.read_bytes()
     runbook.run_runbook(NOTEBOOKS, tmp_path / "again",
-                        {"workspace": str(ws), "interactive": False}, progress=False)
+                        {"workspace": str(ws), "interactive": False}, progress=False,
+                        timeout=120)
     assert {w: _docs(ws, w) for w in before} == before
     with api.open_workspace(ws) as w:
         fv = api.latest(w, "sales_invoices_out")
