@@ -676,9 +676,11 @@ def demo_cmd(c: Ctx, output: str) -> None:
 @click.option("--param", "-p", multiple=True,
               help="KEY=VALUE notebook parameter, value read as YAML (repeatable).")
 @click.option("--kernel", "kernel_name", default=None, help="Kernel name (default: python3).")
+@click.option("--timeout", type=float, default=None,
+              help="Seconds a cell may run (default: no limit).")
 @pass_ctx
 def runbook_cmd(c: Ctx, notebooks_dir: str | None, output: str, param: tuple[str, ...],
-                kernel_name: str | None) -> None:
+                kernel_name: str | None, timeout: float | None) -> None:
     """Run the numbered notebooks with papermill (exit 1 when one fails)."""
     from pathlib import Path
 
@@ -687,7 +689,7 @@ def runbook_cmd(c: Ctx, notebooks_dir: str | None, output: str, param: tuple[str
     params = {"interactive": False, **_params(param)}
     done = runbook.run_runbook(Path(notebooks_dir) if notebooks_dir else runbook.NOTEBOOKS,
                                Path(output), params, kernel_name=kernel_name,
-                               progress=not c.as_json)
+                               progress=not c.as_json, timeout=timeout)
     c.out({"notebooks": [str(p) for p in done]},
           "\n".join(f"executed: {p}" for p in done))
 
