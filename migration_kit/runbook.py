@@ -10,7 +10,6 @@ marks records imported earlier as processed.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import warnings
@@ -21,6 +20,7 @@ from . import api
 from .erp.windows import TEMPLATES
 from .errors import BadInputError, MigrationError, NotFoundError, RecordError, ScenarioError
 from .providers.versions import FileVersion
+from .providers.versions import _sha256 as file_digest
 from .workspace import Workspace
 
 SAMPLES = TEMPLATES / "samples"
@@ -29,6 +29,9 @@ NOTEBOOKS = TEMPLATES.parent / "notebooks"
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
 # Parameters that name folders: relative ones are taken from the caller's working folder.
 PATH_PARAMETERS = ("workspace", "samples", "templates", "download_dir")
+# The IPython kernel's own warnings ("running over TCP without encryption") are noise here;
+# errors in cells still fail the run and are kept in the executed notebook.
+QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
 
 # The demo's source files, in load order: provider (= scenario) name -> sample file.
 DEMO_SOURCES: dict[str, str] = {
@@ -72,10 +75,6 @@ def samples_dir(samples: str | Path | None = None) -> Path:
 
 
 # -- steps the notebooks share ---------------------------------------------------------------
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def ensure_provider(ws: Workspace, name: str, file: str | Path,
                     params: dict[str, Any] | None = None) -> FileVersion:
     """Create provider ``name`` from ``file``, or store ``file`` as its next version unless it
@@ -87,7 +86,7 @@ def ensure_provider(ws: Workspace, name: str, file: str | Path,
         api.add_provider(ws, name, file, params=params)
         return api.versions(ws, name)[-1]
     uploads = [v for v in api.versions(ws, name) if v.origin == "upload"]
-    if uploads and uploads[-1].sha256 == _sha256(file):
+    if uploads and uploads[-1].sha256 == file_digest(file)[0]:
         return uploads[-1]
     return api.upload_version(ws, name, file)
 
@@ -244,7 +243,8 @@ def run_runbook(notebooks_dir: Path, output_dir: Path, parameters: dict[str, Any
                 warnings.simplefilter("ignore")  # "Kernel is running over TCP without encryption"
                 pm.execute_notebook(str(path), str(out), parameters=own,
                                     kernel_name=kernel_name, progress_bar=progress,
-                                    cwd=str(output_dir), execution_timeout=timeout)
+                                    cwd=str(output_dir), execution_timeout=timeout,
+                                    extra_arguments=QUIET_KERNEL)
         except PapermillExecutionError as e:
             raise RunbookError(path.name, e.ename, e.evalue, output=str(out)) from None
         except Exception as e:  # the kernel died, did not start, or the notebook is broken

@@ -14,6 +14,7 @@ from ipydatagrid import DataGrid, TextRenderer, VegaExpr
 
 from .. import api
 from ..workspace import Workspace
+from . import tables
 from .errors import ErrorArea, guarded
 
 FLAGS = ["Record", "Active", "Processed"]
@@ -72,16 +73,11 @@ class PreparedGrid(W.VBox):
     # -- reading -----------------------------------------------------------------------
     def frame(self) -> pd.DataFrame:
         """The current page: index Line; Record, Active, Processed, the values (no value shown
-    as empty text), Field, Error."""
-        lines = api.lines(self.ws, self.scenario, offset=self.offset, limit=self.page_size)
-        rows = [{"Line": ln.line, "Record": ln.record, "Active": ln.active,
-                 "Processed": ln.processed,
-                 **{k: "" if v is None else v for k, v in ln.values.items()},
-                 "Field": ln.error_field or "",
-                 "Error": ln.error or ""} for ln in lines]
-        if not rows:
+        as empty text), Field, Error."""
+        df = tables.prepared(self.ws, self.scenario, offset=self.offset, limit=self.page_size)
+        if df.empty:
             return pd.DataFrame({"Line": [], **{c: [] for c in FLAGS + TAIL}}).set_index("Line")
-        return pd.DataFrame(rows).set_index("Line")
+        return df.set_index("Line").fillna("")
 
     def refresh(self) -> None:
         """Reload the page from the workspace (pending edits are dropped)."""

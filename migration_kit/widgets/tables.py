@@ -53,12 +53,13 @@ def history(ws: Workspace, name: str) -> pd.DataFrame:
                          for h in api.history_of(ws, name)])
 
 
-def prepared(ws: Workspace, name: str, *, limit: int | None = 100) -> pd.DataFrame:
-    """Prepared lines: Line, Record, Active, Processed, Error, Field, then the values."""
-    rows = [{"Line": ln.line, "Record": ln.record, "Active": ln.active,
-             "Processed": ln.processed, "Error": ln.error or "", "Field": ln.error_field or "",
-             **ln.values} for ln in api.lines(ws, name, limit=limit)]
-    return pd.DataFrame(rows)
+def prepared(ws: Workspace, name: str, *, offset: int = 0, limit: int | None = 100
+             ) -> pd.DataFrame:
+    """Prepared lines: Line, Record, Active, Processed, the values, Field, Error."""
+    return pd.DataFrame([{"Line": ln.line, "Record": ln.record, "Active": ln.active,
+                          "Processed": ln.processed, **ln.values,
+                          "Field": ln.error_field or "", "Error": ln.error or ""}
+                         for ln in api.lines(ws, name, offset=offset, limit=limit)])
 
 
 def documents(ws: Workspace, window: str) -> pd.DataFrame:

@@ -7,7 +7,6 @@ state that a saved notebook keeps.
 
 from __future__ import annotations
 
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,11 @@ import ipywidgets as W
 
 from .. import api
 from ..errors import NotFoundError
+from ..providers.versions import _display_name
 from ..workspace import Workspace
 from .errors import ErrorArea, guarded
 
 ACCEPT = ".csv,.txt,.xlsx,.xlsm,.xls,.xml"
-
-
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^\w.\- ]", "_", Path(name).name)[:200] or "upload"
 
 
 class UploadWidget(W.VBox):
@@ -47,7 +43,7 @@ class UploadWidget(W.VBox):
         """Store ``content`` (a file called ``filename``) into provider ``name``; returns the
         file version. Creates the provider when it does not exist."""
         with tempfile.TemporaryDirectory(prefix="mk-upload-") as tmp:
-            path = Path(tmp) / _safe_name(filename)
+            path = Path(tmp) / _display_name(filename)
             path.write_bytes(content)
             try:
                 api.load_provider(self.ws, name)
@@ -63,7 +59,7 @@ class UploadWidget(W.VBox):
             return  # our own reset below
         try:
             f = files[0]
-            name = self.provider.value.strip() or Path(_safe_name(f["name"])).stem
+            name = self.provider.value.strip() or Path(_display_name(f["name"])).stem
             self.status.value = f"storing {f['name']} ..."
             fv = self.store(name, f["name"], bytes(f["content"]))
             self.status.value = (f"provider {name}: version {fv.version} stored "
