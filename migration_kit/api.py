@@ -17,6 +17,7 @@ from .engine.prepare import PrepareSummary, prepare
 from .engine.prepared import (
     clear_active_until_error,
     clear_errors,
+    columns,
     counts,
     lines,
     replace,
@@ -105,6 +106,7 @@ def history_of(ws: Workspace, name: str) -> list[dict[str, Any]]:
 
 
 __all__ = [
+    "columns",
     "RunResult", "clear_active_until_error", "clear_errors", "prepare_and_import", "replace",
     "set_active_lines", "toggle_active", "toggle_processed", "valuemaps",
     "ExportSummary", "ImportSummary", "PrepareSummary", "Provider", "Scenario",

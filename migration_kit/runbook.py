@@ -40,10 +40,11 @@ DEMO_SOURCES: dict[str, str] = {
     "stock_items": "stock_items.xlsx",
     "suppliers": "suppliers.csv",
     "journal": "journal.csv",
+    "supplier_invoices": "supplier_invoices.xml",
     "sales_invoices_out": "sales_invoices.csv",  # the structure of the export file
 }
 DEMO_IMPORTS = ["accounts", "customers", "stock_items", "suppliers", "journal",
-                "sales_invoices"]
+                "supplier_invoices", "sales_invoices"]
 
 
 class RunbookError(MigrationError):
@@ -104,18 +105,24 @@ def install_scenarios(ws: Workspace, names: list[str],
     """Copy ``NAME.yaml`` from the templates into the workspace's ``scenarios/`` (unless the
     same text is there) and check each; returns {name: problems} (empty lists: all fine)."""
     folder = Path(templates) if templates else SCENARIO_TEMPLATES
+    # The substitution lists the scenarios' formulas use (templates/valuemaps/).
+    for src in sorted((folder.parent / "valuemaps").glob("*.yaml")):
+        _copy_if_changed(src, ws.path("valuemaps", src.name))
     out: dict[str, list[str]] = {}
     for name in names:
         src = folder / f"{name}.yaml"
         if not src.is_file():
             raise NotFoundError(f"no scenario template {src}")
-        dst = ws.path("scenarios", src.name)
-        if not dst.exists() or dst.read_bytes() != src.read_bytes():
-            tmp = dst.with_name(f".{dst.name}.tmp")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dst)
+        _copy_if_changed(src, ws.path("scenarios", src.name))
         out[name] = api.check_scenario(ws, api.show_scenario(ws, name))
     return out
+
+
+def _copy_if_changed(src: Path, dst: Path) -> None:
+    if not dst.exists() or dst.read_bytes() != src.read_bytes():
+        tmp = dst.with_name(f".{dst.name}.tmp")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
 
 
 def raise_for_problems(problems: dict[str, list[str]]) -> None:

@@ -33,6 +33,13 @@ def _columns(conn, name: str) -> list[str]:
     return cols
 
 
+def columns(ws: Workspace, name: str) -> list[str]:
+    """The prepared columns of a scenario (the provider's fields at prepare time)."""
+    _scenario(ws, name)
+    with ws.connect() as conn:
+        return _columns(conn, name)
+
+
 @dataclass
 class PreparedLine:
     line: int

@@ -8,8 +8,9 @@ from . import tables
 from .errors import ErrorArea, describe
 from .mapping import MappingWidget
 from .prepared_grid import PreparedGrid
+from .prepared_tools import PreparedTools
 from .run_panel import ExportPanel, HistoryPanel, ImportPanel
 from .upload import UploadWidget
 
-__all__ = ["ErrorArea", "ExportPanel", "HistoryPanel", "ImportPanel", "MappingWidget", "PreparedGrid",
-           "UploadWidget", "describe", "tables"]
+__all__ = ["ErrorArea", "ExportPanel", "HistoryPanel", "ImportPanel", "MappingWidget",
+           "PreparedGrid", "PreparedTools", "UploadWidget", "describe", "tables"]

@@ -15,6 +15,7 @@ from ..workspace import Workspace
 from . import tables
 from .errors import ErrorArea, guarded
 from .prepared_grid import PreparedGrid
+from .prepared_tools import PreparedTools
 
 
 def _table(df) -> str:
@@ -42,6 +43,7 @@ class ImportPanel(W.VBox):
         self.import_button.on_click(self._on_import)
         self.grid_box = W.VBox()
         self.grid: PreparedGrid | None = None
+        self.tools: PreparedTools | None = None
         self.scenario.observe(self._on_select, names="value")
         super().__init__([W.HBox([self.scenario, self.prepare_button, self.import_button]),
                           self.status, self.errors, self.grid_box])
@@ -57,10 +59,17 @@ class ImportPanel(W.VBox):
         self.status.value = f"{name}: {api.status(self.ws, name)}" if name else ""
         if name and api.status(self.ws, name) != "New":
             self.grid = PreparedGrid(self.ws, name)
-            self.grid_box.children = [self.grid]
+            self.tools = PreparedTools(self.ws, name, on_change=self._after_tool)
+            self.grid_box.children = [self.grid, self.tools]
         else:
-            self.grid = None
+            self.grid = self.tools = None
             self.grid_box.children = []
+
+    def _after_tool(self) -> None:
+        if self.grid is not None:
+            self.grid.refresh()
+        name = self.scenario.value
+        self.status.value = f"{name}: {api.status(self.ws, name)}"
 
     def prepare(self) -> api.PrepareSummary:
         s = api.prepare(self.ws, self.scenario.value, progress=self.progress)

@@ -70,9 +70,12 @@ def test_every_notebook_runs_and_is_kept(demo_run):
 def test_erp_records_after_the_runbook(demo_run):
     ws = demo_run["workspace"]
     counts = {w: len(_docs(ws, w)) for w in
-              ("GL202500", "AR303000", "IN202500", "AP303000", "GL301000", "AR301000")}
+              ("GL202500", "AR303000", "IN202500", "AP303000", "GL301000", "AP301000",
+               "AR301000")}
     assert counts == {"GL202500": 8, "AR303000": 6, "IN202500": 6, "AP303000": 3,
-                      "GL301000": 3, "AR301000": 5}
+                      "GL301000": 3, "AP301000": 3, "AR301000": 5}
+    bills = {d["Document"]["SupplierRef"]: d for d in _docs(ws, "AP301000")}
+    assert [ln["UOM"] for ln in bills["2024-778"]["Line"]] == ["KG", "HOUR", "PCS"]
     suppliers = {d["Supplier"]["SupplierID"]: d["Supplier"] for d in _docs(ws, "AP303000")}
     assert suppliers["S001"]["SupplierName"] == "Ørsted Kraft AS"  # cp1252 read right
     assert suppliers["S002"]["City"] == "München"
