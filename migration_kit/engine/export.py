@@ -310,12 +310,24 @@ def _checker(prov: Provider, cols: list[str], neutral: bool):
     return check
 
 
+def _require_provider_access(ws: Workspace, provider: str) -> None:
+    """A provider's files hold a window's data: the user must be able to run one of the
+    scenarios that use it (a provider no scenario uses is open to all)."""
+    from ..scenarios.model import list_scenarios
+
+    users = [sc for sc in list_scenarios(ws) if sc.provider == provider]
+    if users and not any(ws.rights.can(sc.window, "edit" if sc.kind == "import" else "view")
+                         for sc in users):
+        ws.require(users[0].window, "edit" if users[0].kind == "import" else "view")
+
+
 def latest(ws: Workspace, provider: str, output: str | Path | None = None) -> FileVersion:
     """The newest file version of a provider; copied to ``output`` when given."""
     import shutil
 
     from ..providers.versions import latest_version
 
+    _require_provider_access(ws, provider)
     fv = latest_version(ws, provider)
     if output is not None:
         shutil.copyfile(fv.path, output)

@@ -9,7 +9,9 @@ import pytest
 from migration_kit import api
 from migration_kit.cli import main as cli_main
 from migration_kit.errors import PermissionDeniedError
+from migration_kit.workspace import Workspace
 
+from ..helpers import SAMPLES, simplified_invoices
 from .helpers import dump_files, dump_tables, invoice_scenario, make_invoices, master_workspace
 from .helpers import run_cli as run_child
 
@@ -115,3 +117,19 @@ def test_cli_refuses_without_edit(ws, monkeypatch, capsys):
     # and the administrator still can
     assert cli_main(["-w", str(ws.root), "--user", "admin", "prepared", "list", "inv"]) == 0
     assert "INV-" in capsys.readouterr().out
+
+
+def test_latest_version_needs_a_right_on_a_scenario_of_the_provider(tmp_path):
+    ws = Workspace.init(tmp_path / "ws")
+    simplified_invoices(ws)
+    (ws.root / "users.yaml").write_text(
+        "roles:\n  administrator: {default: edit}\n  clerk: {default: view}\n"
+        "users:\n  admin: {roles: [administrator]}\n  vera: {roles: [clerk]}\n")
+    assert api.latest(ws, "sales_invoices").version == 1
+    vera = Workspace(ws.root, user="vera")
+    with pytest.raises(PermissionDeniedError):
+        api.latest(vera, "sales_invoices")
+    api.add_provider(ws, "loose", SAMPLES / "accounts.csv")
+    assert api.latest(vera, "loose").version == 1
+    vera.dispose()
+    ws.dispose()
