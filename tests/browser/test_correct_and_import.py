@@ -62,7 +62,7 @@ def test_fix_error_row_in_grid_and_import(page, lab_server, tmp_path):
     expect(page.locator(".mk-status")).to_have_text(
         re.compile(r"^Imported 3 record\(s\), updated 0, skipped 0; 0 remaining$"))
     expect(page.locator(".mk-errors")).to_have_text("")
-    expect(page.locator(".mk-error")).to_have_text(["", ""])  # panel and grid: no error
+    expect(page.locator(".mk-error")).to_have_text(["", "", ""])  # panel, grid, tools
     page.screenshot(path=str(tmp_path / "after-import.png"), full_page=True)
 
     with api.open_workspace(lab_server["workspace"]) as ws:
