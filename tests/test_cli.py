@@ -125,10 +125,10 @@ def test_provider_show_and_scenario_check(ws):
 
 
 @pytest.fixture
-def fresh(tmp_path):
-    """A new workspace with master data, for the run-option commands."""
+def fresh(tmp_path, db_url):
+    """A new workspace with master data, for the run-option commands (SQLite and PG)."""
     ws = tmp_path / "ws"
-    mk(ws, "init", check=0)
+    mk(ws, "init", "--db", db_url, check=0)
     for name, file in (("accounts", "accounts.csv"), ("customers", "customers.csv"),
                        ("stock_items", "stock_items.xlsx")):
         mk(ws, "provider", "add", name, SAMPLES / file, check=0)
