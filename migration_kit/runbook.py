@@ -43,6 +43,15 @@ DEMO_SOURCES: dict[str, str] = {
     "supplier_invoices": "supplier_invoices.xml",
     "sales_invoices_out": "sales_invoices.csv",  # the structure of the export file
 }
+# The simplified sales-invoice scenario's mapping: sample column -> window field.
+SALES_INVOICE_MAP = {
+    "InvoiceNbr": "Document.ReferenceNbr", "Customer": "Document.CustomerID",
+    "InvoiceDate": "Document.Date", "DueDate": "Document.DueDate",
+    "Description": "Document.Description", "ItemCode": "Line.InventoryID",
+    "LineDescription": "Line.Description", "Qty": "Line.Quantity",
+    "UnitPrice": "Line.UnitPrice", "Discount": "Line.DiscountPercent",
+    "Account": "Line.AccountID",
+}
 DEMO_IMPORTS = ["accounts", "customers", "stock_items", "suppliers", "journal",
                 "supplier_invoices", "sales_invoices"]
 

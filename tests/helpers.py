@@ -5,29 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from migration_kit import api
+from migration_kit import api, runbook
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "templates" / "samples"
 SCENARIOS = ROOT / "templates" / "scenarios"
 
-SAMPLE_FILES = {
-    "accounts": "accounts.csv",
-    "customers": "customers.csv",
-    "stock_items": "stock_items.xlsx",
-    "suppliers": "suppliers.csv",
-    "journal": "journal.csv",
-    "supplier_invoices": "supplier_invoices.xml",
-}
+SAMPLE_FILES = runbook.DEMO_SOURCES  # provider (= scenario) name -> sample file
 VALUEMAPS = ROOT / "templates" / "valuemaps"
-INVOICE_MAP = {
-    "InvoiceNbr": "Document.ReferenceNbr", "Customer": "Document.CustomerID",
-    "InvoiceDate": "Document.Date", "DueDate": "Document.DueDate",
-    "Description": "Document.Description", "ItemCode": "Line.InventoryID",
-    "LineDescription": "Line.Description", "Qty": "Line.Quantity",
-    "UnitPrice": "Line.UnitPrice", "Discount": "Line.DiscountPercent",
-    "Account": "Line.AccountID",
-}
+INVOICE_MAP = runbook.SALES_INVOICE_MAP
 
 
 def install(ws, name: str, file: str | Path | None = None, **params) -> None:

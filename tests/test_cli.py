@@ -25,11 +25,9 @@ def mk(ws, *args, user=None, check=None):
     return res
 
 
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    """A workspace with master data and the sales invoices of the bad sample prepared."""
-    ws = tmp_path_factory.mktemp("cli") / "ws"
-    mk(ws, "init", check=0)
+def master_and_bad_invoices(ws) -> None:
+    """Master data imported through the CLI, and the simplified scenario 'inv' for the
+    sample invoice file with an unknown customer on INV-1003."""
     for name, file in (("accounts", "accounts.csv"), ("customers", "customers.csv"),
                        ("stock_items", "stock_items.xlsx")):
         mk(ws, "provider", "add", name, SAMPLES / file, check=0)
@@ -39,6 +37,14 @@ def ws(tmp_path_factory):
     maps = [a for s, t in INVOICE_MAP.items() for a in ("--map", f"{s}={t}")]
     mk(ws, "scenario", "simplified", "inv", "--file", SAMPLES / "sales_invoices_bad.csv",
        "--window", "AR301000", *maps, "--key", "Document.ReferenceNbr", check=0)
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    """A workspace with master data and the sales invoices of the bad sample prepared."""
+    ws = tmp_path_factory.mktemp("cli") / "ws"
+    mk(ws, "init", check=0)
+    master_and_bad_invoices(ws)
     return ws
 
 
@@ -129,15 +135,7 @@ def fresh(tmp_path, db_url):
     """A new workspace with master data, for the run-option commands (SQLite and PG)."""
     ws = tmp_path / "ws"
     mk(ws, "init", "--db", db_url, check=0)
-    for name, file in (("accounts", "accounts.csv"), ("customers", "customers.csv"),
-                       ("stock_items", "stock_items.xlsx")):
-        mk(ws, "provider", "add", name, SAMPLES / file, check=0)
-        (ws / "scenarios" / f"{name}.yaml").write_text(
-            (SCENARIOS / f"{name}.yaml").read_text())
-        mk(ws, "import", name, "--prepare", check=0)
-    maps = [a for s, t in INVOICE_MAP.items() for a in ("--map", f"{s}={t}")]
-    mk(ws, "scenario", "simplified", "inv", "--file", SAMPLES / "sales_invoices_bad.csv",
-       "--window", "AR301000", *maps, "--key", "Document.ReferenceNbr", check=0)
+    master_and_bad_invoices(ws)
     mk(ws, "prepare", "inv", check=0)
     return ws
 
