@@ -145,7 +145,10 @@ class FieldError:
         where = self.object + (f" line {self.line}" if self.line else "")
         if self.field:
             where += f".{self.field}"
-        val = f" (value {self.value!r})" if self.value not in (None, "") else ""
+        # The value is added unless the message already quotes it.
+        val = (f" (value {self.value!r})"
+               if self.value not in (None, "") and repr(self.value) not in self.message
+               and str(self.value) not in self.message else "")
         return f"{where}: {self.message}{val}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -186,6 +189,8 @@ class RecordError(MigrationError):
         text += f"; {keys})" if keys else ")"
         if field_name:
             text += f", field {field_name}"
+            # "Document.CustomerID: Customer ... does not exist" is said once, not twice
+            message = message.removeprefix(f"{field_name}: ")
         super().__init__(f"{text}: {message}", scenario=scenario, line=line, record=record,
                          key=self.key, field=field_name, **kw)
 
