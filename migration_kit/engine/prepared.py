@@ -124,8 +124,14 @@ def _record_of(conn, name: str, line: int) -> int:
 
 
 def set_value(ws: Workspace, name: str, line: int, field_name: str, value: Any) -> None:
-    """Correct one prepared value; the record's error is cleared for the next import."""
-    _scenario(ws, name)
+    """Correct one prepared value; the record's error is cleared for the next import.
+
+    A column that only feeds the summary (the document header, taken from the record's
+    lines) is corrected on every line of the record that held the same value, so the
+    record reads the same everywhere.
+    """
+    sc = _scenario(ws, name)
+    header_only = _feeds_only_summary(ws, sc, field_name)
     with ws.transaction() as conn:
         cols = _columns(conn, name)
         if field_name not in cols:
@@ -137,13 +143,29 @@ def set_value(ws: Workspace, name: str, line: int, field_name: str, value: Any) 
         if processed:
             raise BadInputError(f"line {line} belongs to record {rec}, which is already "
                                 "processed; it cannot be changed")
-        data = json.loads(conn.execute(select(PL.c.data).where(and_(
-            PL.c.scenario == name, PL.c.line_no == line))).scalar())
-        data[cols.index(field_name)] = value
-        conn.execute(update(PL).where(and_(PL.c.scenario == name, PL.c.line_no == line))
-                     .values(data=json.dumps(data, ensure_ascii=False)))
+        i = cols.index(field_name)
+        rows = {n: json.loads(d) for n, d in conn.execute(select(PL.c.line_no, PL.c.data).where(
+            and_(PL.c.scenario == name, PL.c.record_no == rec)))}
+        old = rows[line][i]
+        for n, data in rows.items():
+            if n == line or (header_only and data[i] == old):
+                data[i] = value
+                conn.execute(update(PL).where(and_(PL.c.scenario == name, PL.c.line_no == n))
+                             .values(data=json.dumps(data, ensure_ascii=False)))
         conn.execute(update(PR).where(and_(PR.c.scenario == name, PR.c.record_no == rec))
                      .values(error=None, error_field=None))
+
+
+def _feeds_only_summary(ws: Workspace, sc, column: str) -> bool:
+    """True when the import mapping reads ``column`` for summary fields only."""
+    if sc.kind != "import":
+        return False
+    from ..scenarios.formula import compile_formula
+
+    summary = ws.windows.get(sc.window).summary
+    targets = [m.target for m in sc.active_mapping() if m.target and (
+        m.source == column or (m.is_formula and column in compile_formula(m.source).fields))]
+    return bool(targets) and all(t.split(".", 1)[0] == summary for t in targets)
 
 
 def set_active(ws: Workspace, name: str, line: int, active: bool) -> int:

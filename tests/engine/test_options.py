@@ -208,3 +208,14 @@ def test_journal_locale_de(master, tmp_path):
     assert s.stopped is not None and s.stopped.record == 2
     assert "1 250,50" in str(s.stopped)
     assert run is not None
+
+
+def test_header_correction_applies_to_the_whole_record(master):
+    simplified_invoices(master, file=SAMPLES / "sales_invoices_bad.csv")
+    api.prepare(master, "sales_invoices", progress=False)
+    api.set_value(master, "sales_invoices", 6, "Customer", "C004")
+    api.set_value(master, "sales_invoices", 7, "LineDescription", "Samples")
+    values = {ln.line: ln.values for ln in api.lines(master, "sales_invoices")}
+    assert values[6]["Customer"] == values[7]["Customer"] == "C004"  # header: both lines
+    assert values[6]["LineDescription"] == "Menu planning workshop"  # detail: that line only
+    assert values[7]["LineDescription"] == "Samples"
