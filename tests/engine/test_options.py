@@ -219,3 +219,26 @@ def test_header_correction_applies_to_the_whole_record(master):
     assert values[6]["Customer"] == values[7]["Customer"] == "C004"  # header: both lines
     assert values[6]["LineDescription"] == "Menu planning workshop"  # detail: that line only
     assert values[7]["LineDescription"] == "Samples"
+
+
+def test_inactive_and_ignore_error_mapping_lines(master, tmp_path):
+    from migration_kit.scenarios.model import MappingLine, Scenario
+
+    src = tmp_path / "limits.csv"
+    src.write_text("Id,Name,Limit,City\nK1,Alfa,lots,Oslo\nK2,Beta,100,Bergen\n")
+    api.add_provider(master, "limits", src)
+    sc = Scenario(name="limits", kind="import", window="AR303000", provider="limits",
+                  mapping=[MappingLine(target="Customer.CustomerID", source="Id"),
+                           MappingLine(target="Customer.CustomerName", source="Name"),
+                           MappingLine(target="Customer.CreditLimit", source="Limit"),
+                           MappingLine(target="Customer.City", source="City", active=False),
+                           MappingLine(action="Save")])
+    api.save_scenario(master, sc)
+    run_ = api.prepare_and_import(master, "limits", progress=False).imported
+    assert run_.stopped is not None and run_.stopped.field_name == "Customer.CreditLimit"
+    sc.mapping[2].ignore_error = True
+    api.save_scenario(master, sc)
+    assert api.prepare_and_import(master, "limits", progress=False).imported.imported == 2
+    got = {d["Customer"]["CustomerID"]: d["Customer"] for d in documents(master, "AR303000")}
+    assert got["K1"]["CreditLimit"] is None and got["K2"]["CreditLimit"] == Decimal("100.00")
+    assert got["K1"]["City"] is None  # the inactive line was not applied
