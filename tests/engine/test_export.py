@@ -198,3 +198,23 @@ def test_latest_and_history(sqlite_workspace, tmp_path):
     r = api.rollback(ws, "inv_out")
     assert "stay" in r["note"]
     assert api.status(ws, "inv_out") == "New"
+
+
+def test_row_that_cannot_be_written_gets_its_error(master, tmp_path):
+    api.add_provider(master, "cust_out", SAMPLES / "customers.csv")
+    assert next(f for f in api.load_provider(master, "cust_out").schema.fields()
+                if f.name == "CreditLimit").type in ("integer", "decimal")
+    api.save_scenario(master, Scenario(
+        name="cust_out", kind="export", window="AR303000", provider="cust_out",
+        mapping=[MappingLine(target="CustomerID", source="Customer.CustomerID"),
+                 MappingLine(target="CreditLimit",
+                             source="=IIf([Customer.CustomerID] = 'C003', 'plenty', "
+                                    "[Customer.CreditLimit])")]))
+    s = api.export(master, "cust_out", progress=False)
+    assert (s.rows, s.failed) == (5, 1)
+    assert s.errors[0]["field"] == "CreditLimit" and "plenty" in s.errors[0]["message"]
+    bad = api.lines(master, "cust_out", errors_only=True)
+    assert len(bad) == 1 and not bad[0].processed and bad[0].values["CustomerID"] == "C003"
+    with open(s.path, newline="", encoding="utf-8") as f:
+        ids = [r["CustomerID"] for r in csv.DictReader(f)]
+    assert "C003" not in ids and len(ids) == 5
