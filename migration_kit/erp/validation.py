@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Protocol
@@ -66,12 +67,22 @@ class _FieldPlan:
 
 
 class _ObjectPlan:
-    def __init__(self, obj: ObjectDef):
+    def __init__(self, obj: ObjectDef, validator: DocumentValidator):
         self.obj = obj
         self.fields = [_FieldPlan(f) for f in obj.fields.values()]
+        self.names = frozenset(obj.fields)
         self.after = [f for f in obj.fields.values() if f.default_from or f.not_before]
         self.computed = [f for f in obj.fields.values() if f.computed]
         self.quant = {p.f.name: p.quant for p in self.fields if p.quant is not None}
+        # One tuple per field for the loop of _object, with its value checks compiled into
+        # one closure holding only the checks the field has (None: nothing to check).
+        self.rows = [(p.f.name, p.blank, p.exact, p.decimal, p.quant,
+                      bool(p.f.required and not p.f.numbering),
+                      validator._compile_checks(obj, p) if p.checked else None, p.f)
+                     for p in self.fields]
+        self.computed_rows = [(f, validator.computed[(obj.name, f.name)],
+                               self.quant.get(f.name))
+                              for f in self.computed]
 
 
 class DocumentValidator:
@@ -108,7 +119,7 @@ class DocumentValidator:
     def _plans(self, obj: ObjectDef) -> _ObjectPlan:
         plan = self._plan_cache.get(obj.name)
         if plan is None or plan.obj is not obj:
-            plan = self._plan_cache[obj.name] = _ObjectPlan(obj)
+            plan = self._plan_cache[obj.name] = _ObjectPlan(obj, self)
         return plan
 
     def _object(self, obj: ObjectDef, raw: dict[str, Any], line: int | None,
@@ -116,45 +127,43 @@ class DocumentValidator:
         wid = self.window.id
         plan = self._plans(obj)
         fields = obj.fields
-        for name in raw:
-            if name not in fields:
-                errors.append(FieldError(wid, obj.name, name, f"{obj.name} has no field {name}",
-                                         line, raw[name]))
+        if not plan.names.issuperset(raw):
+            for name in raw:
+                if name not in fields:
+                    errors.append(FieldError(wid, obj.name, name,
+                                             f"{obj.name} has no field {name}", line,
+                                             raw[name]))
         out: dict[str, Any] = {}
-        for p in plan.fields:
-            f = p.f
-            v = raw.get(f.name)
+        for name, blank, exact, decimal, quant, required, check, f in plan.rows:
+            v = raw.get(name)
             if v is None or (isinstance(v, str) and v.strip() == ""):
-                v = p.blank
+                v = blank
             if v is not None:
                 # Values that already have the field's type skip convert(): it would return
                 # them unchanged (decimals: the same quantize).
                 t = type(v)
-                if t is p.exact:
+                if t is exact:
                     pass
-                elif t is Decimal and p.decimal and v.is_finite():
-                    if p.quant is not None:
+                elif t is Decimal and decimal and v.is_finite():
+                    if quant is not None:
                         try:
-                            v = v.quantize(p.quant, rounding=ROUND_HALF_UP)
+                            v = v.quantize(quant, rounding=ROUND_HALF_UP)
                         except InvalidOperation:
                             v = self._convert(obj, f, v, raw, line, errors)
                 else:
                     v = self._convert(obj, f, v, raw, line, errors)
-                    if v is _FAILED:
-                        out[f.name] = None
-                        continue
                 if v is _FAILED:
-                    out[f.name] = None
+                    out[name] = None
                     continue
                 if isinstance(v, str):
                     v = v.strip()
-            out[f.name] = v
+            out[name] = v
             if v is None:
-                if f.required and not f.numbering:
-                    errors.append(FieldError(wid, obj.name, f.name, f"{f.name} is required", line))
+                if required:
+                    errors.append(FieldError(wid, obj.name, name, f"{name} is required", line))
                 continue
-            if p.checked:
-                self._value(obj, p, v, line, errors)
+            if check is not None:
+                check(v, line, errors)
         for f in plan.after:
             if f.default_from and out.get(f.name) is None:
                 src = f.default_from["field"]
@@ -169,8 +178,8 @@ class DocumentValidator:
                         wid, obj.name, f.name,
                         f"{f.name} {out[f.name]} is before {f.not_before} {out[f.not_before]}",
                         line, out[f.name]))
-        for f in plan.computed:
-            self._computed(obj, f, out, line, errors)
+        for f, formula, q in plan.computed_rows:
+            self._computed(obj, f, out, line, errors, formula, q)
         return out
 
     def _convert(self, obj: ObjectDef, f: FieldDef, v: Any, raw: dict[str, Any],
@@ -182,47 +191,67 @@ class DocumentValidator:
                                      raw.get(f.name)))
             return _FAILED
 
-    def _value(self, obj: ObjectDef, p: _FieldPlan, v: Any, line: int | None,
-               errors: list[FieldError]) -> None:
+    def _compile_checks(self, obj: ObjectDef, p: _FieldPlan) -> Callable[..., None]:
+        """The value checks of one field as one closure ``check(v, line, errors)``: the
+        field's rules read once here, the messages built only when a check fails."""
         f = p.f
-        wid = self.window.id
-
-        def err(msg: str) -> None:
-            errors.append(FieldError(wid, obj.name, f.name, msg, line, v))
-
-        if f.max_length and isinstance(v, str) and len(v) > f.max_length:
-            err(f"{f.name} is {len(v)} characters long; at most {f.max_length} are allowed")
-        if f.values and v not in f.values:
-            err(f"{f.name} must be one of {', '.join(f.values)}")
-        if p.min is not None and v < p.min:
-            err(f"{f.name} must be at least {f.min}")
-        if p.max is not None and v > p.max:
-            err(f"{f.name} must be at most {f.max}")
-        if f.not_zero and v == 0:
-            err(f"{f.name} must not be 0")
-        if f.pattern == "email" and not EMAIL.match(v):
-            err(f"{f.name} is not an e-mail address")
+        wid, oname, name = self.window.id, obj.name, f.name
+        max_length, values, not_zero = f.max_length, f.values, f.not_zero
+        vmin, vmax = p.min, p.max
+        email = f.pattern == "email"
         sel = f.selector
-        if sel and sel.list and not self.lookup.in_list(sel.list, v):
-            err(f"{f.name} {v!r} is not in the list of {sel.list}")
-        if sel and sel.window:
-            row = self.lookup.selector_row(sel.window, v)
-            what = self.window_names.get(sel.window, sel.window)
-            if row is None:
-                err(f"{what} {v!r} does not exist")
-            else:
-                for k, want in sel.where.items():
-                    if row.get(k) != want:
-                        err(f"{what} {v!r} has {k} {row.get(k)!r}; {want!r} is required")
+        sel_list = sel.list if sel else None
+        sel_window = sel.window if sel else None
+        where = list(sel.where.items()) if sel_window else []
+        what = self.window_names.get(sel_window, sel_window) if sel_window else None
+        validator = self
+
+        def check(v: Any, line: int | None, errors: list[FieldError]) -> None:
+            if max_length and isinstance(v, str) and len(v) > max_length:
+                errors.append(FieldError(
+                    wid, oname, name,
+                    f"{name} is {len(v)} characters long; at most {max_length} are allowed",
+                    line, v))
+            if values and v not in values:
+                errors.append(FieldError(wid, oname, name,
+                                         f"{name} must be one of {', '.join(values)}", line, v))
+            if vmin is not None and v < vmin:
+                errors.append(FieldError(wid, oname, name, f"{name} must be at least {f.min}",
+                                         line, v))
+            if vmax is not None and v > vmax:
+                errors.append(FieldError(wid, oname, name, f"{name} must be at most {f.max}",
+                                         line, v))
+            if not_zero and v == 0:
+                errors.append(FieldError(wid, oname, name, f"{name} must not be 0", line, v))
+            if email and not EMAIL.match(v):
+                errors.append(FieldError(wid, oname, name, f"{name} is not an e-mail address",
+                                         line, v))
+            if sel_list and not validator.lookup.in_list(sel_list, v):
+                errors.append(FieldError(wid, oname, name,
+                                         f"{name} {v!r} is not in the list of {sel_list}",
+                                         line, v))
+            if sel_window:
+                row = validator.lookup.selector_row(sel_window, v)
+                if row is None:
+                    errors.append(FieldError(wid, oname, name, f"{what} {v!r} does not exist",
+                                             line, v))
+                else:
+                    for k, want in where:
+                        if row.get(k) != want:
+                            errors.append(FieldError(
+                                wid, oname, name,
+                                f"{what} {v!r} has {k} {row.get(k)!r}; {want!r} is required",
+                                line, v))
+
+        return check
 
     def _computed(self, obj: ObjectDef, f: FieldDef, out: dict[str, Any], line: int | None,
-                  errors: list[FieldError]) -> None:
-        formula = self.computed[(obj.name, f.name)]
-        if any(out.get(name) is None for name in formula.fields):
-            return
+                  errors: list[FieldError], formula: Any, q: Decimal | None) -> None:
+        for name in formula.fields:
+            if out.get(name) is None:
+                return
         try:
             value = formula.evaluate(out)
-            q = self._plans(obj).quant.get(f.name)
             try:  # what convert() does to a finite decimal, without its overhead
                 if type(value) is not Decimal or q is None or not value.is_finite():
                     raise InvalidOperation
