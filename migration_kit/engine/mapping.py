@@ -72,12 +72,44 @@ class _Target:
     fdef: FieldDef
     get: Getter
     ignore_error: bool
+    source: str | None = None  # a plain source column (not a formula): read directly
 
     def __post_init__(self) -> None:
         # Text into a text field is returned as it is by convert(); other text is converted
         # once per distinct value (convert is a pure function of the text).
         self.text = self.fdef.value_type == "string"
         self.memo: dict[str, Any] = {}
+
+    def compile(self, locale: str | None) -> Callable[[Mapping[str, Any]], Any]:
+        """``value(row)``: the target's value of a row, converted to the field's type (None
+        for blanks); raises MappingError naming the target. One closure per target, so a
+        value costs one call."""
+        get, name, text, memo = self.get, self.source, self.text, self.memo
+        vtype, scale = self.fdef.value_type, self.fdef.scale
+        target, ignore = self.target, self.ignore_error
+
+        def value(row: Mapping[str, Any]) -> Any:
+            try:
+                v = row.get(name) if name is not None else get(row)
+                if v is None or (isinstance(v, str) and v.strip() == ""):
+                    return None
+                if type(v) is str:
+                    if text:
+                        return v
+                    out = memo.get(v, _MISSING)
+                    if out is _MISSING:
+                        out = convert(v, vtype, locale=locale, scale=scale)
+                        if len(memo) < MEMO_SIZE:
+                            memo[v] = out
+                    return out
+                return convert(v, vtype, locale=locale, scale=scale)
+            except (FormulaRuntimeError, ValueError) as e:
+                if ignore:
+                    return None
+                msg = e.message if isinstance(e, FormulaRuntimeError) else str(e)
+                raise MappingError(target, msg) from None
+
+        return value
 
 
 class ImportMapping:
@@ -93,8 +125,9 @@ class ImportMapping:
             if m.action or not m.target:
                 continue
             obj, fname = m.target.split(".", 1)
-            self.by_object[obj].append(_Target(m.target, fname, window.field(obj, fname),
-                                               getter(m, self.ctx), m.ignore_error))
+            self.by_object[obj].append(_Target(
+                m.target, fname, window.field(obj, fname), getter(m, self.ctx),
+                m.ignore_error, None if m.is_formula else m.source))
         self.key_targets = [t for t in self.by_object[window.summary]
                             if t.target in sc.keys]
         # Identity of a document for exactly-once: the scenario's keys, else the window's.
@@ -105,29 +138,15 @@ class ImportMapping:
         self.details = [o.name for o in window.detail_objects if self.by_object[o.name]]
         self._ident_is_key = (len(self.ident_targets) == len(self.key_targets) and all(
             a is b for a, b in zip(self.ident_targets, self.key_targets)))
+        self._values = {id(t): t.compile(self.locale)
+                        for ts in self.by_object.values() for t in ts}
+        self._summary_values = [(t.field, self._values[id(t)])
+                                for t in self.by_object[window.summary]]
+        self._detail_values = [(o, [(t.field, self._values[id(t)]) for t in self.by_object[o]])
+                               for o in self.details]
 
     def _value(self, t: _Target, row: Mapping[str, Any]) -> Any:
-        try:
-            v = t.get(row)
-            if v is None or (isinstance(v, str) and v.strip() == ""):
-                return None
-            if type(v) is str:
-                if t.text:
-                    return v
-                memo = t.memo
-                out = memo.get(v, _MISSING)
-                if out is _MISSING:
-                    out = convert(v, t.fdef.value_type, locale=self.locale,
-                                  scale=t.fdef.scale)
-                    if len(memo) < MEMO_SIZE:
-                        memo[v] = out
-                return out
-            return convert(v, t.fdef.value_type, locale=self.locale, scale=t.fdef.scale)
-        except (FormulaRuntimeError, ValueError) as e:
-            if t.ignore_error:
-                return None
-            msg = e.message if isinstance(e, FormulaRuntimeError) else str(e)
-            raise MappingError(t.target, msg) from None
+        return self._values[id(t)](row)
 
     def key_values(self, row: Mapping[str, Any]) -> tuple:
         """Grouping key of a row: consecutive rows with equal keys form one record."""
@@ -153,15 +172,17 @@ class ImportMapping:
 
     def document(self, rows: list[Mapping[str, Any]]) -> dict[str, Any]:
         """The window document of a record; raises MappingError naming the field."""
-        w = self.window
-        doc: dict[str, Any] = {w.summary: {t.field: self._value(t, rows[0])
-                                           for t in self.by_object[w.summary]}}
-        for obj in self.details:
+        first = rows[0]
+        doc: dict[str, Any] = {self.window.summary: {f: value(first)
+                                                     for f, value in self._summary_values}}
+        for obj, values in self._detail_values:
             lines = []
             for row in rows:
-                ln = {t.field: self._value(t, row) for t in self.by_object[obj]}
-                if any(v is not None for v in ln.values()):
-                    lines.append(ln)
+                ln = {f: value(row) for f, value in values}
+                for v in ln.values():  # a line with every value blank is left out
+                    if v is not None:
+                        lines.append(ln)
+                        break
             doc[obj] = lines
         return doc
 
