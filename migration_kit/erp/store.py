@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -74,12 +75,13 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
     names = list(rows[0])
     procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
     try:
-        if any(procs):
-            params = [tuple(v if p is None else p(v) for p, v in zip(procs, map(r.__getitem__,
-                                                                                 names)))
-                      for r in rows]
-        else:
-            params = [tuple(map(r.__getitem__, names)) for r in rows]
+        # column by column (the loops run in C but for the bind processors), then zipped
+        # back into one tuple per row
+        values = [list(map(itemgetter(n), rows)) for n in names]
+        for i, p in enumerate(procs):
+            if p is not None:
+                values[i] = list(map(p, values[i]))
+        params = list(zip(*values)) if names else [() for _ in rows]
     except KeyError:  # rows with other keys: SQLAlchemy's own handling (and message)
         conn.execute(insert(table), rows)
         return
