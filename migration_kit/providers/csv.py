@@ -208,6 +208,9 @@ class _Formatter:
                 if len(self._dates) < 10_000:
                     self._dates[v] = text
             return text
+        if type(v) is decimal.Decimal:  # the usual value: what the branch below returns
+            s = str(v)
+            return s.replace(".", self.sep) if self.sep != "." else s
         if isinstance(v, str):
             return v
         if isinstance(v, bool):
