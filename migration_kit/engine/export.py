@@ -13,6 +13,7 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -277,37 +278,68 @@ def _checker(prov: Provider, cols: list[str], neutral: bool):
 
     # Prepared values are JSON text: each distinct text of a typed column is converted
     # once (convert and _plain_decimal are pure functions of it); errors are not remembered.
-    memos: list[dict[str, Any]] = [{} for _ in cols]
+    # One closure per column, compiled here; a failing value raises _Failed with its error.
+    fns = [_column_check(c, f, limit, neutral) for c, f in zip(cols, specs)]
 
     def check(values: list[Any]) -> tuple[list[Any], dict[str, str] | None]:
-        out = []
-        for c, f, v, memo in zip(cols, specs, values, memos):
-            if v is not None and f is not None and f.type != "string":
-                done = memo.get(v, _MISSING) if type(v) is str else _MISSING
-                if done is not _MISSING:
-                    out.append(done)
-                    continue
-                text = v
-                try:
-                    v = convert(v, f.type)
-                except ValueError as e:
-                    return values, {"field": c, "message": f"cannot be written as {f.type}: {e}"}
-                if isinstance(v, Decimal):
-                    v = _plain_decimal(v)
-                if type(text) is str and not isinstance(v, str) and len(memo) < MEMO_SIZE:
-                    memo[text] = v
-            elif isinstance(v, Decimal):
-                v = _plain_decimal(v)
-            if isinstance(v, str):
-                if limit and len(v) > limit:
-                    return values, {"field": c, "message":
-                                    f"{len(v)} characters is too long (at most {limit})"}
-                if neutral:
-                    v = neutralise(v)
-            out.append(v)
-        return out, None
+        try:
+            return [fn(v) for fn, v in zip(fns, values)], None
+        except _Failed as e:
+            return values, e.error
 
     return check
+
+
+class _Failed(Exception):
+    def __init__(self, error: dict[str, str]):
+        self.error = error
+
+
+def _column_check(c: str, f: Any, limit: int | None, neutral: bool) -> Callable[[Any], Any]:
+    """One column's check of ``_checker``: the value to write, or raises _Failed."""
+
+    def text(v: str) -> str:
+        if limit and len(v) > limit:
+            raise _Failed({"field": c, "message":
+                           f"{len(v)} characters is too long (at most {limit})"})
+        if neutral and v.startswith(DANGEROUS) and not NUMBER.match(v.strip()):
+            return "'" + v
+        return v
+
+    if f is None or f.type == "string":
+        def plain(v: Any) -> Any:
+            if isinstance(v, Decimal):
+                v = _plain_decimal(v)
+            if isinstance(v, str):
+                return text(v)
+            return v
+
+        return plain
+
+    ftype = f.type
+    memo: dict[str, Any] = {}
+
+    def typed(v: Any) -> Any:
+        if v is None:
+            return v
+        if type(v) is str:
+            done = memo.get(v, _MISSING)
+            if done is not _MISSING:
+                return done
+        source = v
+        try:
+            v = convert(v, ftype)
+        except ValueError as e:
+            raise _Failed({"field": c, "message": f"cannot be written as {ftype}: {e}"}) from None
+        if isinstance(v, Decimal):
+            v = _plain_decimal(v)
+        if type(source) is str and not isinstance(v, str) and len(memo) < MEMO_SIZE:
+            memo[source] = v
+        if isinstance(v, str):
+            return text(v)
+        return v
+
+    return typed
 
 
 def _require_provider_access(ws: Workspace, provider: str) -> None:

@@ -60,6 +60,11 @@ def encode(v: Any) -> Any:
 
 
 def _encode_other(v: Any) -> Any:
+    t = type(v)
+    if t is Decimal:  # the usual values first: what encode() returns for them
+        return format(v, "f")
+    if t is dt.date:
+        return v.isoformat()
     out = encode(v)
     if out is v:
         raise TypeError(f"Object of type {type(v).__name__} is not JSON serializable")
