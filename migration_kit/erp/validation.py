@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from ..errors import FieldError, FormulaRuntimeError
-from ..scenarios.formula import compile_formula
+from ..scenarios.formula import FormulaContext, compile_formula
 from ..values import convert
 from .windows import FieldDef, ObjectDef, WindowDef
 
@@ -96,9 +96,11 @@ class DocumentValidator:
                          for o in window.objects.values() for f in o.fields.values()
                          if f.computed}
         self._plan_cache: dict[str, _ObjectPlan] = {}
+        self._ctx: FormulaContext | None = None
 
     def check(self, doc: Doc) -> tuple[Doc, list[FieldError]]:
         w = self.window
+        self._ctx = FormulaContext()  # the computed fields' context, one per document
         errors: list[FieldError] = []
         for name in doc:
             if name not in w.objects:
@@ -136,6 +138,14 @@ class DocumentValidator:
         out: dict[str, Any] = {}
         for name, blank, exact, decimal, quant, required, check, f in plan.rows:
             v = raw.get(name)
+            if exact is str and type(v) is str:  # the usual text: stripped once
+                v = v.strip()
+                if v:
+                    out[name] = v
+                    if check is not None:
+                        check(v, line, errors)
+                    continue
+                v = None
             if v is None or (isinstance(v, str) and v.strip() == ""):
                 v = blank
             if v is not None:
@@ -251,7 +261,7 @@ class DocumentValidator:
             if out.get(name) is None:
                 return
         try:
-            value = formula.evaluate(out)
+            value = formula.evaluate(out, self._ctx)
             try:  # what convert() does to a finite decimal, without its overhead
                 if type(value) is not Decimal or q is None or not value.is_finite():
                     raise InvalidOperation
