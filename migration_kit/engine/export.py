@@ -90,6 +90,16 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
     positions = {c: i for i, c in enumerate(columns)}
     ctx = formula_context(ws, sc)
     keep = compile_restrictions(sc.restrictions, today=ctx.today, locale=sc.locale)
+    # Every mapping line a plain source field of a column (no formula, no constant): a row's
+    # values are read in one pass, ``sources[i]`` being column i's field (None: unmapped,
+    # the last line wins as below). Else each getter is called.
+    mapped = [m for m in sc.active_mapping() if m.target]
+    sources: list[str | None] | None = None
+    if all(not m.is_formula and m.source is not None and m.target in positions
+           for m in mapped):
+        sources = [None] * len(columns)
+        for m in mapped:
+            sources[positions[m.target]] = m.source
     lines = records = filtered = errors = 0
     bar = progress_bar(progress, desc=f"prepare {sc.name}", unit="rows")
     with ws.transaction() as conn:
@@ -110,6 +120,11 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
                        "key": {k: _text(doc[window.summary][k]) for k in window.key_fields}}
                 for row in flat:
                     lines += 1
+                    if sources is not None:
+                        line_rows.append({"scenario": sc.name, "line_no": lines,
+                                          "record_no": records, "source_line": None,
+                                          "data": dump_row(list(map(row.get, sources)))})
+                        continue
                     out: list[Any] = [None] * len(columns)
                     for target, get in getters:
                         try:
