@@ -403,9 +403,11 @@ class ERPStore:
             for obj in w.detail_objects:
                 t = self.tables[(w.id, obj.name)]
                 by_doc: dict[int, list[dict]] = {i: [] for i in ids}
-                q = select(t).where(t.c._doc_id.in_(ids)).order_by(t.c._doc_id, t.c._id)
-                for r in conn.execute(q).mappings():
-                    by_doc[r["_doc_id"]].append({n: r[n] for n in obj.fields})
+                names = list(obj.fields)
+                q = (select(t.c._doc_id, *(t.c[n] for n in names))
+                     .where(t.c._doc_id.in_(ids)).order_by(t.c._doc_id, t.c._id))
+                for r in conn.execute(q):  # plain rows: one dict(zip()) per line
+                    by_doc[r[0]].append(dict(zip(names, r[1:])))
                 details[obj.name] = by_doc
             for h in heads:
                 doc: Doc = {w.summary: {n: h[n] for n in fields}}
