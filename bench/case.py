@@ -19,18 +19,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 from bench.data import INVOICE_HEADER
+from migration_kit.runbook import SALES_INVOICE_MAP
 
 HEADER_COLS = ["InvoiceNbr", "Customer", "InvoiceDate", "DueDate", "Description"]
 LINE_COLS = ["InvoiceNbr", "ItemCode", "LineDescription", "Qty", "UnitPrice", "Discount",
              "Account"]
-INVOICE_MAPPING = {
-    "InvoiceNbr": "Document.ReferenceNbr", "Customer": "Document.CustomerID",
-    "InvoiceDate": "Document.Date", "DueDate": "Document.DueDate",
-    "Description": "Document.Description", "ItemCode": "Line.InventoryID",
-    "LineDescription": "Line.Description", "Qty": "Line.Quantity",
-    "UnitPrice": "Line.UnitPrice", "Discount": "Line.DiscountPercent",
-    "Account": "Line.AccountID",
-}
 MASTERS = [  # (scenario, file, window, {source: target})
     ("accounts", "accounts.csv", "GL202500",
      {"Account": "Account.AccountID", "Description": "Account.Description",
@@ -86,7 +79,7 @@ def setup_import(a) -> dict:
     ws = _workspace(a.work, a.db_url)
     _import_masters(ws, a.data)
     api.create_simplified(ws, "invoices", a.data / "sales_invoices.csv", "AR301000",
-                          INVOICE_MAPPING, keys=["Document.ReferenceNbr"],
+                          SALES_INVOICE_MAP, keys=["Document.ReferenceNbr"],
                           options={"break_on_error": True, "mode": "insert"})
     ws.dispose()
     return {}
