@@ -12,10 +12,11 @@ from typing import Any
 
 from ..erp.windows import FieldDef, WindowDef
 from ..errors import FormulaRuntimeError
+from ..scenarios import valuemaps
 from ..scenarios.formula import FormulaContext, ValueMap, compile_formula
 from ..scenarios.model import MappingLine, Scenario
 from ..values import convert
-from ..workspace import Workspace, load_yaml
+from ..workspace import Workspace
 
 Getter = Callable[[Mapping[str, Any]], Any]
 
@@ -32,11 +33,10 @@ class MappingError(Exception):
 def value_maps(ws: Workspace) -> dict[str, ValueMap]:
     """The workspace's substitution lists (``valuemaps/NAME.yaml``)."""
     out = {}
-    for p in sorted(ws.path("valuemaps").glob("*.yaml")):
-        d = load_yaml(p) or {}
-        mapping = {str(k): ("" if v is None else str(v))
-                   for k, v in (d.get("values") or {}).items()}
-        out[p.stem] = ValueMap(name=p.stem, mapping=mapping, default=d.get("default"))
+    for name in valuemaps.list_valuemaps(ws):
+        vm = valuemaps.load_valuemap(ws, name)
+        mapping = {str(k): ("" if v is None else str(v)) for k, v in vm["values"].items()}
+        out[name] = ValueMap(name=name, mapping=mapping, default=vm["default"])
     return out
 
 
