@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from .errors import BadInputError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # SQLite stores Numeric as REAL; values are quantized to the field's scale on the way in and
 # out, so the warning about native Decimal support is noise for us.
@@ -74,6 +75,13 @@ prepared_record = Table(
     Column("error", Text, nullable=True),
     Column("error_field", String(200), nullable=True),
     Column("result", JSON, nullable=True),  # the ERP key the record was saved under
+    # Schema version 2: rows with equal keys form one record wherever they stand in the file.
+    Column("group_key", Text, nullable=True),  # the document key as text; None: no key
+    Column("line_count", Integer, nullable=True),
+    Column("source_line", Integer, nullable=True),  # the file line of the record's first line
+    Column("note", Text, nullable=True),  # why a record was marked Processed without import
+    Column("error_stage", String(10), nullable=True),  # prepare | import (who set `error`)
+    Index("ix_mk_prepared_record_group", "scenario", "group_key"),
 )
 
 # One row per prepared source line (import) or per output row (export).
@@ -118,7 +126,44 @@ import_ledger = Table(
     Column("scenario", String(100), primary_key=True),
     Column("doc_key", String(500), primary_key=True),
     Column("result", JSON, nullable=True),
+    # Schema version 2: where the imported record came from, and a digest of its rows, so a
+    # re-dropped key is reported as unchanged or changed.
+    Column("file_version", Integer, nullable=True),
+    Column("source_line", Integer, nullable=True),
+    Column("digest", String(64), nullable=True),
 )
+
+# Scratch space of a prepare: old -> new record numbers when rows of one key are gathered
+# from places that are not adjacent (emptied in the same transaction).
+regroup = Table(
+    "mk_regroup", metadata,
+    Column("scenario", String(100), primary_key=True),
+    Column("old_no", Integer, primary_key=True),
+    Column("new_no", Integer, nullable=False),
+)
+
+# Scratch space of a prepare from two objects (summary rows + detail rows), joined in SQL.
+stage_row = Table(
+    "mk_stage_row", metadata,
+    Column("scenario", String(100), primary_key=True),
+    Column("object", String(100), primary_key=True),
+    Column("row_no", Integer, primary_key=True),
+    Column("link", Text, nullable=True),  # the link fields' values as JSON text
+    Column("source_line", Integer, nullable=True),
+    Column("data", Text, nullable=False),
+    Index("ix_mk_stage_row_link", "scenario", "object", "link"),
+)
+
+# Columns added after schema version 1, added to an existing database by create_schema.
+_ADDED = {
+    2: [("mk_prepared_record", "group_key", "TEXT"), ("mk_prepared_record", "line_count",
+                                                      "INTEGER"),
+        ("mk_prepared_record", "source_line", "INTEGER"), ("mk_prepared_record", "note", "TEXT"),
+        ("mk_prepared_record", "error_stage", "VARCHAR(10)"),
+        ("mk_import_ledger", "file_version", "INTEGER"),
+        ("mk_import_ledger", "source_line", "INTEGER"),
+        ("mk_import_ledger", "digest", "VARCHAR(64)")],
+}
 
 
 
@@ -158,15 +203,31 @@ def resolve_url(root: Path, explicit: str | None, configured: str | None) -> str
 
 
 def create_schema(engine: Engine) -> None:
-    metadata.create_all(engine)
+    with engine.connect() as conn:
+        has_meta = engine.dialect.has_table(conn, "mk_meta")
+        found = (conn.execute(select(meta.c.value).where(meta.c.key == "schema_version"))
+                 .scalar() if has_meta else None)
+    if found is not None and int(found) > SCHEMA_VERSION:
+        raise BadInputError(
+            f"workspace database has schema version {found}; this release knows up to "
+            f"{SCHEMA_VERSION}: upgrade migration_kit")
     with engine.begin() as conn:
-        found = conn.execute(select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+        if found is not None and int(found) < SCHEMA_VERSION:
+            _upgrade(conn, int(found))
+        metadata.create_all(conn)
         if found is None:
             conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
-        elif int(found) > SCHEMA_VERSION:
-            raise BadInputError(
-                f"workspace database has schema version {found}; this release knows up to "
-                f"{SCHEMA_VERSION}: upgrade migration_kit")
+
+
+def _upgrade(conn, found: int) -> None:
+    """Bring a database of an older schema version up to this one, in one transaction."""
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        for table, column, sql_type in _ADDED.get(version, []):
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+    for index in prepared_record.indexes:  # create_all skips indexes of existing tables
+        index.create(conn, checkfirst=True)
+    conn.execute(meta.update().where(meta.c.key == "schema_version")
+                 .values(value=str(SCHEMA_VERSION)))
 
 
 def schema_version(engine: Engine) -> int | None:

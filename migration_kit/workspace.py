@@ -61,8 +61,9 @@ class Workspace:
         self.engine = db.make_engine(self.db_url)
         self.store = ERPStore(self.windows)
         found = db.schema_version(self.engine) if _has_schema(self.engine) else None
-        if found is None:
-            # A fresh database (e.g. a new PostgreSQL URL for an existing workspace).
+        if found is None or found < db.SCHEMA_VERSION:
+            # A fresh database (e.g. a new PostgreSQL URL for an existing workspace), or one
+            # of an older schema version, upgraded in place.
             db.create_schema(self.engine)
         elif found > db.SCHEMA_VERSION:
             raise BadInputError(f"workspace schema version {found} is newer than this "

@@ -20,10 +20,9 @@ from ..errors import BadInputError, FieldError, RecordError
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..workspace import Workspace
-from . import history
+from . import grouping, history
 from .lock import scenario_lock
 from .mapping import ImportMapping, MappingError
-from .prepare import doc_key
 from .progress import progress_bar
 
 PR = db.prepared_record
@@ -41,6 +40,9 @@ class ImportSummary:
     validate_only: bool = False
     stopped: RecordError | None = None
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # Every prepared record not imported, by reason (after the run): skipped at prepare or
+    # here (the note), inactive, in error, not yet processed.
+    not_imported: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -52,6 +54,9 @@ class ImportSummary:
         text = (f"{self.scenario}: {verb} {self.imported}, updated {self.updated}, failed "
                 f"{self.failed}, skipped {self.skipped} (already imported), remaining "
                 f"{self.remaining}")
+        if self.not_imported:
+            text += "\nnot imported: " + "; ".join(
+                f"{n} {reason}" for reason, n in self.not_imported.items())
         if self.stopped:
             text += f"\n{self.stopped}"
         return text
@@ -128,9 +133,6 @@ class _Importer:
                                     "first", scenario=sc.name)
             self.columns = state["columns"]
             self.version = state["file_version"]
-            self.ledger = {r[0] for r in conn.execute(
-                select(db.import_ledger.c.doc_key)
-                .where(db.import_ledger.c.scenario == sc.name))}
             total = conn.execute(select(func.count()).select_from(PR).where(
                 _todo(sc.name))).scalar_one()
             run = history.start(conn, sc.name, "validate" if self.validate_only else "import",
@@ -147,12 +149,13 @@ class _Importer:
                         .order_by(PR.c.record_no).limit(self.batch_size)).mappings().all()
                     if not recs:
                         break
-                    after = recs[-1]["record_no"]
+                    self.resume_after = recs[-1]["record_no"]
                     if lookup is None:
                         lookup = ws.store.lookup(conn)
                         self.validator = ws.store.validator(sc.window, lookup)
                     lookup.conn = conn
                     stop = self._batch(conn, recs, lookup)
+                    after = self.resume_after
                 bar.update(len(recs))
                 if stop:
                     break
@@ -161,6 +164,7 @@ class _Importer:
         with ws.transaction() as conn:
             self.summary.remaining = conn.execute(
                 select(func.count()).select_from(PR).where(_todo(sc.name))).scalar_one()
+            self.summary.not_imported = not_imported(conn, sc.name)
             first = self.summary.stopped or (self.summary.errors[0]["message"]
                                              if self.summary.errors else None)
             history.finish(conn, run, status="stopped" if self.summary.stopped else "done",
@@ -186,25 +190,46 @@ class _Importer:
                 PL.c.record_no >= recs[0]["record_no"],
                 PL.c.record_no <= recs[-1]["record_no"])).order_by(PL.c.line_no)).all()
         rows_of: dict[int, list[dict[str, Any]]] = {}
+        data_of: dict[int, list[str]] = {}
         cols = self.columns
         for rec_no, data in lines:
             rows_of.setdefault(rec_no, []).append(dict(zip(cols, json.loads(data))))
+            data_of.setdefault(rec_no, []).append(data)
+        ledger = self._ledger_of(conn, recs)
         to_save: list[tuple[Any, dict]] = []  # (record, document)
         marks: list[tuple[Any, str, Any]] = []  # (record, outcome, detail)
         stop_at: tuple[Any, list[FieldError] | MappingError] | None = None
-        seen_now: set[str] = set()
+        seen_now: dict[str, Any] = {}  # document key -> the record saved in this batch
+        upsert = sc.mode == "upsert"
         for rec in recs:
             rows = rows_of.get(rec["record_no"], [])
-            dk = doc_key(rec["key"])
-            if dk is not None and (dk in self.ledger or dk in seen_now):
-                marks.append((rec, "skipped", None))
-                continue
-            try:
-                doc = self.mapping.document(rows)
-            except MappingError as e:
-                marks.append((rec, "failed", e))
+            dk = rec["group_key"]
+            failure: MappingError | None = None
+            if rec["error_stage"] == "prepare":  # e.g. a contradicting continuation row
+                failure = MappingError(rec["error_field"] or "", rec["error"])
+            elif dk is not None and not upsert and dk in seen_now:
+                failure = _second_record(rec, seen_now[dk]["source_line"], self.version)
+            elif dk is not None and not upsert and dk in ledger:
+                led = ledger[dk]
+                if led.file_version == self.version and led.source_line != rec["source_line"]:
+                    failure = _second_record(rec, led.source_line, self.version)
+                else:
+                    marks.append((rec, "skipped", grouping.note_for(
+                        led.file_version, self.version, None)))
+                    continue
+            elif dk is not None and upsert and dk in seen_now:
+                # the same document twice: the second one goes in the next batch
+                self.resume_after = rec["record_no"] - 1
+                break
+            if failure is None:
+                try:
+                    doc = self.mapping.document(rows)
+                except MappingError as e:
+                    failure = e
+            if failure is not None:
+                marks.append((rec, "failed", failure))
                 if self.stop_on_error:
-                    stop_at = (rec, e)
+                    stop_at = (rec, failure)
                     break
                 continue
             if sc.target_restrictions:
@@ -218,7 +243,7 @@ class _Importer:
                         break
                     continue
             if dk is not None:
-                seen_now.add(dk)
+                seen_now[dk] = rec
             to_save.append((rec, doc))
         if to_save:
             results = self.ws.store.save_many(
@@ -232,15 +257,24 @@ class _Importer:
                     marks.append((rec, "failed", res.errors))
                     if self.stop_on_error and stop_at is None:
                         stop_at = (rec, res.errors)
-        self._write_marks(conn, marks)
+        self._write_marks(conn, marks, ledger, data_of)
         if stop_at is not None:
             self.summary.stopped = self._record_error(*stop_at)
             return True
         return False
 
-    def _write_marks(self, conn, marks) -> None:
+    def _ledger_of(self, conn, recs) -> dict[str, Any]:
+        keys = sorted({r["group_key"] for r in recs if r["group_key"] is not None})
+        if not keys:
+            return {}
+        L = db.import_ledger
+        return {r.doc_key: r for r in conn.execute(
+            select(L.c.doc_key, L.c.file_version, L.c.source_line).where(and_(
+                L.c.scenario == self.sc.name, L.c.doc_key.in_(keys))))}
+
+    def _write_marks(self, conn, marks, ledger, data_of) -> None:
         sc = self.sc
-        done, errs, ledger_rows = [], [], []
+        done, errs, new_keys, old_keys = [], [], [], []
         for rec, outcome, detail in marks:
             if outcome in ("inserted", "updated"):
                 if outcome == "inserted":
@@ -250,39 +284,83 @@ class _Importer:
                 if self.validate_only:
                     continue
                 result = _jsonable(detail)
-                done.append({"s": sc.name, "r": rec["record_no"], "res": result})
-                dk = doc_key(rec["key"])
+                done.append({"s": sc.name, "r": rec["record_no"], "res": result, "n": None})
+                dk = rec["group_key"]
                 if dk is not None:
-                    ledger_rows.append({"scenario": sc.name, "doc_key": dk, "result": result})
-                    self.ledger.add(dk)
+                    entry = {"s": sc.name, "k": dk, "res": result, "v": self.version,
+                             "l": rec["source_line"],
+                             "d": grouping.rows_digest(data_of.get(rec["record_no"], []))}
+                    (old_keys if dk in ledger else new_keys).append(entry)
             elif outcome == "skipped":
                 self.summary.skipped += 1
                 if not self.validate_only:
-                    done.append({"s": sc.name, "r": rec["record_no"], "res": None})
+                    done.append({"s": sc.name, "r": rec["record_no"], "res": None,
+                                 "n": detail})
             else:
                 self.summary.failed += 1
                 message, fld = _message(detail)
-                errs.append({"s": sc.name, "r": rec["record_no"], "e": message, "f": fld})
+                errs.append({"s": sc.name, "r": rec["record_no"], "e": message, "f": fld,
+                             "st": rec["error_stage"] if rec["error_stage"] == "prepare"
+                             else "import"})
                 if len(self.summary.errors) < 1000:
                     self.summary.errors.append({
                         "line": rec["first_line"], "record": rec["record_no"],
                         "key": rec["key"], "field": fld, "message": message})
+        where = and_(PR.c.scenario == bindparam("s"), PR.c.record_no == bindparam("r"))
         if done:
-            conn.execute(update(PR).where(and_(PR.c.scenario == bindparam("s"),
-                                               PR.c.record_no == bindparam("r")))
+            conn.execute(update(PR).where(where)
                          .values(processed=True, error=None, error_field=None,
-                                 result=bindparam("res")), done)
+                                 error_stage=None, result=bindparam("res"),
+                                 note=bindparam("n")), done)
         if errs:
-            conn.execute(update(PR).where(and_(PR.c.scenario == bindparam("s"),
-                                               PR.c.record_no == bindparam("r")))
-                         .values(error=bindparam("e"), error_field=bindparam("f")), errs)
-        if ledger_rows:
-            conn.execute(insert(db.import_ledger), ledger_rows)
+            conn.execute(update(PR).where(where)
+                         .values(error=bindparam("e"), error_field=bindparam("f"),
+                                 error_stage=bindparam("st")), errs)
+        L = db.import_ledger
+        if new_keys:
+            conn.execute(insert(L).values(scenario=bindparam("s"), doc_key=bindparam("k"),
+                                          result=bindparam("res"), file_version=bindparam("v"),
+                                          source_line=bindparam("l"), digest=bindparam("d")),
+                         new_keys)
+        if old_keys:  # upsert of a document imported before: the ledger follows
+            conn.execute(update(L).where(and_(L.c.scenario == bindparam("s"),
+                                              L.c.doc_key == bindparam("k")))
+                         .values(result=bindparam("res"), file_version=bindparam("v"),
+                                 source_line=bindparam("l"), digest=bindparam("d")), old_keys)
 
     def _record_error(self, rec, detail) -> RecordError:
         message, fld = _message(detail)
         return RecordError(message, scenario=self.sc.name, line=rec["first_line"],
                            record=rec["record_no"], key=rec["key"], field_name=fld)
+
+
+def _second_record(rec, first_line: int | None, version: int | None) -> MappingError:
+    key = ", ".join(f"{k.split('.', 1)[-1]}={v}" for k, v in (rec["key"] or {}).items())
+    return MappingError("key", (
+        f"the key {key} was imported already from line {first_line} of this file version "
+        f"({version}); a second document with the same key cannot be inserted (mode insert, "
+        "grouping consecutive): correct the key, clear Active, or use mode upsert"))
+
+
+def not_imported(conn, scenario: str) -> dict[str, int]:
+    """The prepared records not imported, counted by reason."""
+    out: dict[str, int] = {}
+    for note, n in conn.execute(
+            select(PR.c.note, func.count()).where(and_(
+                PR.c.scenario == scenario, PR.c.processed.is_(True), PR.c.note.is_not(None)))
+            .group_by(PR.c.note).order_by(PR.c.note)):
+        out[note] = n
+    for label, cond in (
+            ("inactive", and_(PR.c.active.is_(False), PR.c.processed.is_(False))),
+            ("in error", and_(PR.c.active.is_(True), PR.c.processed.is_(False),
+                              PR.c.error.is_not(None))),
+            ("not yet processed", and_(PR.c.active.is_(True), PR.c.processed.is_(False),
+                                       PR.c.error.is_(None)))):
+        n = conn.execute(select(func.count()).select_from(PR).where(and_(
+            PR.c.scenario == scenario, cond))).scalar_one()
+        if n:
+            out[label] = n
+    return out
 
 
 def _todo(scenario: str):

@@ -61,6 +61,12 @@ def getter(m: MappingLine, ctx: FormulaContext) -> Getter:
     return lambda row: const
 
 
+def source_columns(m: MappingLine) -> frozenset[str]:
+    if m.is_formula:
+        return frozenset(compile_formula(m.source).fields)
+    return frozenset([m.source]) if m.source is not None else frozenset()
+
+
 MEMO_SIZE = 20_000  # converted values remembered per target (source text -> value)
 _MISSING = object()
 
@@ -73,6 +79,7 @@ class _Target:
     get: Getter
     ignore_error: bool
     source: str | None = None  # a plain source column (not a formula): read directly
+    columns: frozenset[str] = frozenset()  # every source column the target reads
 
     def __post_init__(self) -> None:
         # Text into a text field is returned as it is by convert(); other text is converted
@@ -127,7 +134,7 @@ class ImportMapping:
             obj, fname = m.target.split(".", 1)
             self.by_object[obj].append(_Target(
                 m.target, fname, window.field(obj, fname), getter(m, self.ctx),
-                m.ignore_error, None if m.is_formula else m.source))
+                m.ignore_error, None if m.is_formula else m.source, source_columns(m)))
         self.key_targets = [t for t in self.by_object[window.summary]
                             if t.target in sc.keys]
         # Identity of a document for exactly-once: the scenario's keys, else the window's.
@@ -144,6 +151,14 @@ class ImportMapping:
                                 for t in self.by_object[window.summary]]
         self._detail_values = [(o, [(t.field, self._values[id(t)]) for t in self.by_object[o]])
                                for o in self.details]
+
+    def key_columns(self) -> list[str]:
+        """The source columns the key fields are read from (continuation rows)."""
+        return sorted({c for t in self.key_targets for c in t.columns})
+
+    def summary_columns(self) -> list[str]:
+        """The source columns read by summary fields (a document's header)."""
+        return sorted({c for t in self.by_object[self.window.summary] for c in t.columns})
 
     def _value(self, t: _Target, row: Mapping[str, Any]) -> Any:
         return self._values[id(t)](row)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from .. import db
 from ..erp.store import bulk_insert
@@ -21,10 +21,12 @@ from ..providers.versions import get_version, load_provider
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..workspace import Workspace
-from . import history
+from . import grouping, history
+from .continuation import CONTINUATION_BEFORE_KEY, Continuation
 from .lock import scenario_lock
 from .mapping import ImportMapping, MappingError
 from .progress import progress_bar
+from .sources import row_source
 
 CHUNK = 5000
 
@@ -38,14 +40,39 @@ class PrepareSummary:
     filtered_out: int
     already_processed: int
     errors: int
+    gathered: int = 0  # records gathered from rows that were not adjacent in the file
+    grouping: str = "key"
+    to_update: int = 0  # upsert: imported before from another version, rows changed
+    changed: int = 0  # imported before from another version, rows differ now
+    skipped_keys: list[dict[str, Any]] = field(default_factory=list)  # the first 1000
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def __str__(self) -> str:
-        return (f"prepared {self.records} record(s) from {self.lines} line(s) of version "
+        text = (f"prepared {self.records} record(s) from {self.lines} line(s) of version "
                 f"{self.file_version}; {self.filtered_out} line(s) left out by restrictions; "
                 f"{self.already_processed} already imported; {self.errors} with errors")
+        if self.gathered:
+            text += (f"\n{self.gathered} record(s) gathered from rows that were not adjacent "
+                     "in the file (grouping: key)")
+        if self.to_update:
+            text += f"\n{self.to_update} record(s) imported before and changed: to update"
+        if self.skipped_keys:
+            text += "\nnot imported again:"
+            for k in self.skipped_keys[:20]:
+                text += f"\n  record {k['record']} {_key_text(k['key'])}: {k['note']}"
+            more = self.already_processed + self.to_update - min(20, len(self.skipped_keys))
+            if more > 0:
+                text += (f"\n  ... and {more} more (`prepared list NAME --skipped` lists "
+                         "them)")
+        return text
+
+
+def _key_text(key: dict[str, Any] | None) -> str:
+    if not key:
+        return "(no key)"
+    return ", ".join(f"{k.split('.', 1)[-1]}={v}" for k, v in key.items())
 
 
 def encode(v: Any) -> Any:
@@ -101,13 +128,13 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
     fv = get_version(ws, prov.name, version)
     mapping = ImportMapping(ws, sc, window)
     keep = compile_restrictions(sc.restrictions, today=mapping.ctx.today, locale=sc.locale)
-    columns = prov.schema.columns()
-    lines = records = filtered = already = errors = 0
+    source = row_source(ws, sc, prov, fv)
+    columns = source.columns
+    follow = Continuation(mapping, columns) if sc.continuation_rows else None
+    one_per_key = sc.grouping == "key" and bool(mapping.key_targets)
+    lines = records = filtered = 0
     with ws.transaction() as conn:
         run = history.start(conn, sc.name, "prepare", ws.user, fv.version)
-        ledger = {r[0]: r[1] for r in conn.execute(
-            select(db.import_ledger.c.doc_key, db.import_ledger.c.result)
-            .where(db.import_ledger.c.scenario == sc.name))}
         _clear_prepared(conn, sc.name)
         rec_rows: list[dict[str, Any]] = []
         line_rows: list[dict[str, Any]] = []
@@ -115,34 +142,38 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
         last_key: tuple | None = None
         bar = progress_bar(progress, desc=f"prepare {sc.name}", unit="rows")
         try:
-            for batch in prov.ptype.read_batches(fv.path, prov.params, prov.schema):
+            for batch in source.batches(conn):
                 for values, line in zip(batch.rows, batch.lines):
                     row = dict(zip(columns, values))
                     if not keep(row):
                         filtered += 1
                         continue
                     lines += 1
-                    err = None
-                    try:
-                        key, ident = mapping.key_and_identity(row)
-                    except MappingError as e:
-                        key, ident, err = ("\0error", lines), None, e
+                    err: MappingError | None = None
+                    if follow is not None:
+                        values, err = follow.line(row, values, line)
+                    if err is None or err.target != CONTINUATION_BEFORE_KEY:
+                        try:
+                            key, ident = mapping.key_and_identity(row)
+                        except MappingError as e:
+                            key, ident, err = ("\0error", lines), None, e
+                    else:
+                        key, ident = ("\0error", lines), None
                     if current is None or key is None or key != last_key:
                         records += 1
-                        dk = doc_key(ident)
-                        done = dk is not None and dk in ledger
-                        already += done
                         current = {"scenario": sc.name, "record_no": records,
                                    "first_line": lines, "last_line": lines,
-                                   "key": ident, "active": True, "processed": done,
-                                   "error": None, "error_field": None,
-                                   "result": ledger.get(dk) if done else None}
+                                   "key": ident, "active": True, "processed": False,
+                                   "error": None, "error_field": None, "error_stage": None,
+                                   "result": None, "group_key": doc_key(ident),
+                                   "line_count": 0, "source_line": line, "note": None}
                         rec_rows.append(current)
                         last_key = key
                     current["last_line"] = lines
+                    current["line_count"] += 1
                     if err is not None and current["error"] is None:
                         current["error"], current["error_field"] = err.message, err.target
-                        errors += 1
+                        current["error_stage"] = "prepare"
                     line_rows.append({"scenario": sc.name, "line_no": lines,
                                       "record_no": records, "source_line": line,
                                       "data": dump_row(values)})
@@ -154,17 +185,27 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
             # Name the provider, its version and the file as uploaded, not the stored copy;
             # the transaction rolls back: the old prepared data stays as it was.
             loc = e.location or Location()
-            e.location = replace(loc, file=f"{fv.original_name} of provider {prov.name!r}",
-                                 version=fv.version)
+            if not (loc.file or "").endswith(f"of provider {prov.name!r}"):
+                e.location = replace(loc, file=f"{fv.original_name} of provider {prov.name!r}",
+                                     version=fv.version)
             e.facts["provider"] = prov.name
             e.args = (str(e),)
             raise
         finally:
             bar.close()
+        gathered = grouping.gather(conn, sc.name) if one_per_key else 0
+        match = grouping.match_ledger(conn, sc.name, fv.version,
+                                      one_record_per_key=one_per_key, mode=sc.mode)
         _save_state(conn, sc, columns, fv.version)
-        summary = PrepareSummary(sc.name, fv.version, lines, records, filtered, already,
-                                 errors)
-        history.finish(conn, run, status="done", counts=summary.to_dict())
+        n_records, n_errors = conn.execute(
+            select(func.count(), func.count(db.prepared_record.c.error))
+            .where(db.prepared_record.c.scenario == sc.name)).one()
+        summary = PrepareSummary(sc.name, fv.version, lines, n_records, filtered,
+                                 match.skipped, n_errors, gathered, sc.grouping,
+                                 match.to_update, match.changed, match.keys)
+        history.finish(conn, run, status="done",
+                       counts={k: v for k, v in summary.to_dict().items()
+                               if isinstance(v, int)})
     return summary
 
 

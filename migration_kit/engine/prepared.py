@@ -16,7 +16,7 @@ from ..scenarios.model import runnable_scenario
 from ..workspace import Workspace
 from . import history
 from .lock import scenario_lock
-from .prepare import doc_key
+from .prepare import doc_key, dump_row
 
 PR = db.prepared_record
 PL = db.prepared_line
@@ -50,28 +50,52 @@ class PreparedLine:
     error: str | None
     error_field: str | None
     values: dict[str, Any]
+    record_lines: int | None = None  # how many lines the record has
+    note: str | None = None  # why the record was marked Processed without an import
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
 
 
-def lines(ws: Workspace, name: str, *, errors_only: bool = False, offset: int = 0,
-          limit: int | None = 100) -> list[PreparedLine]:
-    """A page of prepared lines with their record's flags (paged from the database)."""
+def lines(ws: Workspace, name: str, *, errors_only: bool = False, skipped_only: bool = False,
+          offset: int = 0, limit: int | None = 100,
+          by_record: bool = False) -> list[PreparedLine]:
+    """A page of prepared lines with their record's flags (paged from the database).
+
+    ``by_record``: in record order (a record's lines together) instead of line order.
+    ``skipped_only``: the records marked Processed without an import (with their note).
+    """
     _scenario(ws, name)
     with ws.connect() as conn:
         cols = _columns(conn, name)
+        order = (PL.c.record_no, PL.c.line_no) if by_record else (PL.c.line_no,)
         q = (select(PL.c.line_no, PL.c.record_no, PL.c.source_line, PL.c.data, PR.c.active,
-                    PR.c.processed, PR.c.error, PR.c.error_field)
+                    PR.c.processed, PR.c.error, PR.c.error_field, PR.c.line_count,
+                    PR.c.note)
              .join(PR, and_(PR.c.scenario == PL.c.scenario, PR.c.record_no == PL.c.record_no))
-             .where(PL.c.scenario == name).order_by(PL.c.line_no).offset(offset))
+             .where(PL.c.scenario == name).order_by(*order).offset(offset))
         if errors_only:
             q = q.where(PR.c.error.is_not(None))
+        if skipped_only:
+            q = q.where(PR.c.note.is_not(None))
         if limit is not None:
             q = q.limit(limit)
         return [PreparedLine(r.line_no, r.record_no, r.source_line, r.active, r.processed,
-                             r.error, r.error_field, dict(zip(cols, json.loads(r.data))))
+                             r.error, r.error_field, dict(zip(cols, json.loads(r.data))),
+                             r.line_count, r.note)
                 for r in conn.execute(q)]
+
+
+def error_records(ws: Workspace, name: str, limit: int = 10) -> list[dict[str, Any]]:
+    """The first records in error: record, first line, line count, field and message."""
+    _scenario(ws, name)
+    with ws.connect() as conn:
+        return [dict(r) for r in conn.execute(
+            select(PR.c.record_no.label("record"), PR.c.first_line.label("line"),
+                   PR.c.source_line, PR.c.line_count.label("lines"),
+                   PR.c.error_field.label("field"), PR.c.error.label("message"), PR.c.key)
+            .where(and_(PR.c.scenario == name, PR.c.error.is_not(None)))
+            .order_by(PR.c.record_no).limit(limit)).mappings()]
 
 
 def counts(ws: Workspace, name: str) -> dict[str, int]:
@@ -88,8 +112,12 @@ def _counts(conn, name: str) -> dict[str, int]:
         PR.c.scenario == name, PR.c.active.is_(True), PR.c.processed.is_(False)))).scalar_one()
     n_lines = conn.execute(select(func.count()).select_from(PL)
                            .where(PL.c.scenario == name)).scalar_one()
+    skipped = conn.execute(select(func.count()).select_from(PR).where(and_(
+        PR.c.scenario == name, PR.c.processed.is_(True),
+        PR.c.note.is_not(None)))).scalar_one()
     return {"records": total or 0, "lines": n_lines, "active": int(active or 0),
-            "processed": int(processed or 0), "errors": int(errors or 0), "todo": todo}
+            "processed": int(processed or 0), "skipped": skipped, "errors": int(errors or 0),
+            "todo": todo}
 
 
 def _int(expr):
@@ -151,9 +179,9 @@ def set_value(ws: Workspace, name: str, line: int, field_name: str, value: Any) 
             if n == line or (header_only and data[i] == old):
                 data[i] = value
                 conn.execute(update(PL).where(and_(PL.c.scenario == name, PL.c.line_no == n))
-                             .values(data=json.dumps(data, ensure_ascii=False)))
+                             .values(data=dump_row(data)))
         conn.execute(update(PR).where(and_(PR.c.scenario == name, PR.c.record_no == rec))
-                     .values(error=None, error_field=None))
+                     .values(error=None, error_field=None, error_stage=None))
 
 
 def _feeds_only_summary(ws: Workspace, sc, column: str) -> bool:
@@ -236,7 +264,7 @@ def replace(ws: Workspace, name: str, column: str, find: str, replacement: str, 
             if new != str(old):
                 values[i] = new
                 updates.append({"s": name, "l": line_no,
-                                "d": json.dumps(values, ensure_ascii=False)})
+                                "d": dump_row(values)})
                 records.add(rec)
         if updates:
             from sqlalchemy import bindparam
@@ -246,7 +274,7 @@ def replace(ws: Workspace, name: str, column: str, find: str, replacement: str, 
                          .values(data=bindparam("d")), updates)
             conn.execute(update(PR).where(and_(PR.c.scenario == name,
                                                PR.c.record_no.in_(sorted(records))))
-                         .values(error=None, error_field=None))
+                         .values(error=None, error_field=None, error_stage=None))
         changed = len(updates)
     return changed
 
@@ -317,4 +345,4 @@ def toggle_processed(ws: Workspace, name: str, lines: list[int]) -> tuple[int, s
 
 
 def clear_errors(ws: Workspace, name: str, lines: list[int] | None = None) -> int:
-    return _set_flag(ws, name, lines, error=None, error_field=None)
+    return _set_flag(ws, name, lines, error=None, error_field=None, error_stage=None)

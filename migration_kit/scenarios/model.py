@@ -20,6 +20,7 @@ from .formula import check_formula, compile_formula
 
 MODES = ("insert", "upsert")
 SYNC = ("full", "incremental")
+GROUPING = ("key", "consecutive")
 
 
 @dataclass
@@ -82,6 +83,8 @@ class Scenario:
     options: dict[str, Any] = field(default_factory=dict)
     simplified: bool = False
     description: str = ""
+    # Two provider objects: {summary: OBJ, detail: OBJ, link: {summary field: detail field}}
+    objects: dict[str, Any] | None = None
 
     # -- options with their defaults (the spec's: break on error) --------------------
     @property
@@ -101,6 +104,16 @@ class Scenario:
         return self.options.get("locale")
 
     @property
+    def grouping(self) -> str:
+        """``key``: rows with equal keys form one record wherever they stand in the file;
+        ``consecutive``: only adjacent rows do (a key may repeat as separate documents)."""
+        return self.options.get("grouping", "key")
+
+    @property
+    def continuation_rows(self) -> bool:
+        return bool(self.options.get("continuation_rows", False))
+
+    @property
     def batch_size(self) -> int:
         return int(self.options.get("batch_size", 500))
 
@@ -117,6 +130,8 @@ class Scenario:
         d["provider"] = self.provider
         if self.options:
             d["options"] = self.options
+        if self.objects is not None:
+            d["objects"] = self.objects
         if self.keys:
             d["keys"] = self.keys
         d["mapping"] = [m.to_dict() for m in self.mapping]
@@ -138,7 +153,8 @@ class Scenario:
                 target_restrictions=[Restriction.from_dict(r)
                                      for r in d.get("target_restrictions") or []],
                 options=dict(d.get("options") or {}), simplified=bool(d.get("simplified")),
-                description=d.get("description", ""))
+                description=d.get("description", ""),
+                objects=dict(d["objects"]) if d.get("objects") is not None else None)
         except KeyError as e:
             raise BadInputError(f"scenario is missing {e.args[0]!r}") from None
         except TypeError as e:
@@ -213,6 +229,12 @@ def check_scenario(ws: Workspace, sc: Scenario) -> list[str]:
         problems.append(f"options.mode {sc.mode!r} is not one of {', '.join(MODES)}")
     if sc.options.get("sync", "full") not in SYNC:
         problems.append(f"options.sync {sc.options.get('sync')!r} is not full or incremental")
+    if sc.grouping not in GROUPING:
+        problems.append(f"options.grouping {sc.grouping!r} is not key or consecutive")
+    if sc.continuation_rows and not sc.keys:
+        problems.append("options.continuation_rows needs key fields (`keys:`): a continuation "
+                        "row is one whose key columns are blank")
+    problems += check_objects(sc, prov)
     maps = [m for m in _value_maps(ws)]
     source_fields = provider_fields(prov)
     window_fields = [f"{o}.{f.name}" for o, f in window.all_fields()]
@@ -260,6 +282,38 @@ def check_scenario(ws: Workspace, sc: Scenario) -> list[str]:
     problems += [f"restriction {p}" for p in check_restrictions(sc.restrictions, sources)]
     problems += [f"target restriction {p}"
                  for p in check_restrictions(sc.target_restrictions, window_fields)]
+    return problems
+
+
+def check_objects(sc: Scenario, prov: Provider) -> list[str]:
+    """``objects:`` names two objects of the provider and links them by their fields."""
+    if sc.objects is None:
+        return []
+    o = sc.objects
+    names = [ob.name for ob in prov.schema.objects]
+    problems = []
+    unknown = set(o) - {"summary", "detail", "link"}
+    if unknown:
+        problems.append(f"objects: unknown key(s) {sorted(unknown)}; give summary, detail and "
+                        "link")
+    for role in ("summary", "detail"):
+        if o.get(role) not in names:
+            problems.append(f"objects.{role}: {o.get(role)!r} is not an object of provider "
+                            f"{prov.name!r} (it has {', '.join(names)})")
+    if o.get("summary") is not None and o.get("summary") == o.get("detail"):
+        problems.append("objects: summary and detail must be two different objects")
+    link = o.get("link")
+    if not isinstance(link, dict) or not link:
+        problems.append("objects.link: give the key fields that link them, e.g. "
+                        "{orderID: orderID} (summary field: detail field)")
+    elif not problems:
+        s_fields = prov.schema.object(o["summary"]).field_names()
+        d_fields = prov.schema.object(o["detail"]).field_names()
+        for a, b in link.items():
+            if a not in s_fields:
+                problems.append(f"objects.link: {a!r} is not a field of {o['summary']}")
+            if b not in d_fields:
+                problems.append(f"objects.link: {b!r} is not a field of {o['detail']}")
     return problems
 
 
