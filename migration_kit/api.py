@@ -19,6 +19,7 @@ from .engine.prepared import (
     clear_errors,
     columns,
     counts,
+    error_records,
     lines,
     replace,
     rollback,
@@ -100,13 +101,22 @@ def list_scenarios(ws: Workspace, kind: str | None = None) -> list[Scenario]:
 show_scenario = runnable_scenario
 
 
+def not_imported(ws: Workspace, name: str) -> dict[str, int]:
+    """The prepared records of a scenario that are not imported, counted by reason."""
+    from .engine.import_ import not_imported as _count
+
+    show_scenario(ws, name)
+    with ws.connect() as conn:
+        return _count(conn, name)
+
+
 def history_of(ws: Workspace, name: str) -> list[dict[str, Any]]:
     show_scenario(ws, name)
     return history.entries(ws, name)
 
 
 __all__ = [
-    "columns",
+    "columns", "error_records", "not_imported",
     "RunResult", "clear_active_until_error", "clear_errors", "prepare_and_import", "replace",
     "set_active_lines", "toggle_active", "toggle_processed", "valuemaps",
     "ExportSummary", "ImportSummary", "PrepareSummary", "Provider", "Scenario",

@@ -457,11 +457,20 @@ def export_cmd(c: Ctx, name: str, prepare_only: bool, no_prepare: bool) -> None:
 @click.argument("name")
 @pass_ctx
 def status_cmd(c: Ctx, name: str) -> None:
-    """A scenario's status and prepared-data counts."""
+    """A scenario's status, prepared-data counts, what is not imported and why, and the
+    first records in error."""
     st = api.status(c.ws, name)
     n = api.counts(c.ws, name)
-    c.out({"scenario": name, "status": st, **n},
-          f"{name}: {st}; " + ", ".join(f"{k} {v}" for k, v in n.items()))
+    why = api.not_imported(c.ws, name)
+    errs = api.error_records(c.ws, name)
+    text = f"{name}: {st}; " + ", ".join(f"{k} {v}" for k, v in n.items())
+    if why:
+        text += "\nnot imported: " + "; ".join(f"{v} {k}" for k, v in why.items())
+    for e in errs:
+        text += (f"\n  line {e['line']} (record {e['record']}, {e['lines']} line(s)): "
+                 f"{e['field']}: {e['message']}")
+    c.out({"scenario": name, "status": st, **n, "not_imported": why,
+           "errors_first": [{k: v for k, v in e.items()} for e in errs]}, text)
 
 
 @cli.group()
@@ -472,17 +481,23 @@ def prepared() -> None:
 @prepared.command("list")
 @click.argument("name")
 @click.option("--errors", "errors_only", is_flag=True, help="Only records with errors.")
+@click.option("--skipped", "skipped_only", is_flag=True,
+              help="Only records marked Processed without an import (with the reason).")
 @click.option("--offset", default=0, show_default=True)
 @click.option("--limit", default=50, show_default=True)
 @pass_ctx
-def prepared_list(c: Ctx, name: str, errors_only: bool, offset: int, limit: int) -> None:
-    """Prepared lines with Active, Processed and error message."""
-    for ln in api.lines(c.ws, name, errors_only=errors_only, offset=offset, limit=limit):
+def prepared_list(c: Ctx, name: str, errors_only: bool, skipped_only: bool, offset: int,
+                  limit: int) -> None:
+    """Prepared lines with Active, Processed, the record's line count and error message."""
+    for ln in api.lines(c.ws, name, errors_only=errors_only, skipped_only=skipped_only,
+                        offset=offset, limit=limit):
         flags = ("A" if ln.active else "-") + ("P" if ln.processed else "-")
-        text = f"{ln.line:>6} rec {ln.record:<5} {flags} " + dumps(ln.values)
+        text = f"{ln.line:>6} rec {ln.record:<5} ({ln.record_lines or 1} ln) {flags}"
         if ln.error:
-            text += f"\n       error ({ln.error_field}): {ln.error}"
-        c.out(ln.to_dict(), text)
+            text += f" ERROR {ln.error_field}: {ln.error}\n       "
+        elif ln.note:
+            text += f" ({ln.note})\n       "
+        c.out(ln.to_dict(), text + " " + dumps(ln.values))
 
 
 @prepared.command("set")

@@ -17,9 +17,8 @@ from ..workspace import Workspace
 from . import tables
 from .errors import ErrorArea, guarded
 
-FLAGS = ["Record", "Active", "Processed"]
-TAIL = ["Field", "Error"]
-READ_ONLY = {"Record", "Processed", "Field", "Error"}
+HEAD = ["Error", "Field", "Record", "Lines", "Active", "Processed", "Note"]
+READ_ONLY = {"Error", "Field", "Record", "Lines", "Processed", "Note"}
 ERROR_ROW = "#ffd6d6"
 COLUMN_WIDTH = 100
 ERROR_WIDTH = 420
@@ -72,11 +71,11 @@ class PreparedGrid(W.VBox):
 
     # -- reading -----------------------------------------------------------------------
     def frame(self) -> pd.DataFrame:
-        """The current page: index Line; Record, Active, Processed, the values (no value shown
-        as empty text), Field, Error."""
+        """The current page: index Line; Error, Field, Record, Lines, Active, Processed, Note,
+        then the values (no value shown as empty text)."""
         df = tables.prepared(self.ws, self.scenario, offset=self.offset, limit=self.page_size)
         if df.empty:
-            return pd.DataFrame({"Line": [], **{c: [] for c in FLAGS + TAIL}}).set_index("Line")
+            return pd.DataFrame({"Line": [], **{c: [] for c in HEAD}}).set_index("Line")
         return df.set_index("Line").fillna("")
 
     def refresh(self) -> None:

@@ -55,10 +55,12 @@ def history(ws: Workspace, name: str) -> pd.DataFrame:
 
 def prepared(ws: Workspace, name: str, *, offset: int = 0, limit: int | None = 100
              ) -> pd.DataFrame:
-    """Prepared lines: Line, Record, Active, Processed, the values, Field, Error."""
-    return pd.DataFrame([{"Line": ln.line, "Record": ln.record, "Active": ln.active,
-                          "Processed": ln.processed, **ln.values,
-                          "Field": ln.error_field or "", "Error": ln.error or ""}
+    """Prepared lines: Line, then the record's Error and Field (seen first, not off screen),
+    Record, Lines (the record's line count), Active, Processed, Note, the values."""
+    return pd.DataFrame([{"Line": ln.line, "Error": ln.error or "",
+                          "Field": ln.error_field or "", "Record": ln.record,
+                          "Lines": ln.record_lines or 1, "Active": ln.active,
+                          "Processed": ln.processed, "Note": ln.note or "", **ln.values}
                          for ln in api.lines(ws, name, offset=offset, limit=limit)])
 
 

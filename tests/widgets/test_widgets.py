@@ -113,8 +113,10 @@ def test_grid_shows_error_rows_and_their_messages(stopped_ws):
     panel = widgets.ImportPanel(stopped_ws, ["sales_invoices"])
     grid = panel.grid
     df = grid.grid.data
-    assert list(df.columns[:3]) == ["Record", "Active", "Processed"]
-    assert list(df.columns[-2:]) == ["Field", "Error"]
+    # the error next to Line, where the user looks first; the record's line count beside it
+    assert list(df.columns[:7]) == ["Error", "Field", "Record", "Lines", "Active",
+                                    "Processed", "Note"]
+    assert df.loc[6, "Lines"] == 2
     assert df.index.name == "Line" and list(df.index) == list(range(1, 11))
     bad = df[df["Error"] != ""]
     assert list(bad.index) == [6, 7] and set(bad["Customer"]) == {"C999"}
