@@ -163,28 +163,34 @@ def provider() -> None:
 
 @provider.command("add")
 @click.argument("name")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--type", "type_name", type=click.Choice(["csv", "excel", "xml"]),
               help="Provider type (default: from the file extension).")
 @click.option("--param", "-p", multiple=True, help="KEY=VALUE parameter (repeatable).")
 @pass_ctx
-def provider_add(c: Ctx, name: str, file: str, type_name: str | None,
+def provider_add(c: Ctx, name: str, file: tuple[str, ...], type_name: str | None,
                  param: tuple[str, ...]) -> None:
-    """Create a provider from FILE; the file becomes version 1."""
-    prov = api.add_provider(c.ws, name, file, type_name=type_name, params=_params(param))
+    """Create a provider from FILE; the file becomes version 1. Several files: one object
+    per file, named after it (`-p sheets=all` on a workbook: one object per sheet)."""
+    prov = api.add_provider(c.ws, name, list(file), type_name=type_name,
+                            params=_params(param))
+    objects = [o.name for o in prov.schema.objects]
     c.out({"provider": prov.name, "type": prov.type, "version": 1,
-           "columns": prov.schema.columns()},
+           "columns": prov.schema.columns(), "objects": objects},
           f"provider {prov.name} ({prov.type}) created with version 1; "
-          f"{len(prov.schema.columns())} field(s)")
+          f"{len(prov.schema.columns())} field(s)"
+          + (f" in {len(objects)} objects: {', '.join(objects)}" if prov.parts else ""))
 
 
 @provider.command("upload")
 @click.argument("name")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--object", "object_name",
+              help="The object FILE is a new version of (default: from its name).")
 @pass_ctx
-def provider_upload(c: Ctx, name: str, file: str) -> None:
+def provider_upload(c: Ctx, name: str, file: tuple[str, ...], object_name: str | None) -> None:
     """Add FILE as the next version (refused when its structure differs)."""
-    fv = api.upload_version(c.ws, name, file)
+    fv = api.upload_version(c.ws, name, list(file), object_name=object_name)
     c.out(fv.to_dict(), f"provider {name}: version {fv.version} stored ({fv.size} bytes, "
           f"sha256 {fv.sha256[:12]})")
 

@@ -47,6 +47,8 @@ class Provider:
     original_name: str | None = None
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # Several objects, each with its own parameters (and file): see providers/objects.py
+    parts: list[dict[str, Any]] | None = None
 
     @property
     def ptype(self):
@@ -64,6 +66,8 @@ class Provider:
             d["description"] = self.description
         d["original_name"] = self.original_name
         d["params"] = self.params
+        if self.parts is not None:
+            d["parts"] = self.parts
         d["schema"] = self.schema.to_dict()
         return d
 
@@ -71,7 +75,8 @@ class Provider:
     def from_dict(cls, d: dict[str, Any]) -> Provider:
         return cls(name=d["name"], type=d["type"], params=d.get("params") or {},
                    schema=Schema.from_dict(d["schema"]), simplified=bool(d.get("simplified")),
-                   original_name=d.get("original_name"), description=d.get("description", ""))
+                   original_name=d.get("original_name"), description=d.get("description", ""),
+                   parts=d.get("parts"))
 
 
 @dataclass
@@ -131,11 +136,30 @@ def _inspect(ws: Workspace, file: Path, type_name: str, params: dict[str, Any]
     return full, ptype.read_schema(file, full)
 
 
-def add_provider(ws: Workspace, name: str, file: str | Path, *, type_name: str | None = None,
-                 params: dict[str, Any] | None = None, simplified: bool = False,
-                 description: str = "") -> Provider:
-    """Create a provider from a file: detect parameters, extract the schema, store version 1."""
+def add_provider(ws: Workspace, name: str, file: str | Path | list[str | Path], *,
+                 type_name: str | None = None, params: dict[str, Any] | None = None,
+                 simplified: bool = False, description: str = "") -> Provider:
+    """Create a provider from a file: detect parameters, extract the schema, store version 1.
+
+    Several files (a list): one object per file, named after it. An Excel workbook with
+    ``sheets: all``: one object per sheet (see providers/objects.py).
+    """
     check_name(name)
+    if isinstance(file, list | tuple):
+        from .objects import add_objects_provider
+
+        if len(file) > 1:
+            return add_objects_provider(ws, name, [Path(f) for f in file],
+                                        type_name=type_name, params=params,
+                                        description=description)
+        file = file[0]
+    if (params or {}).get("sheets") == "all":
+        from .objects import add_sheets_provider
+
+        if provider_path(ws, name).exists():
+            raise BadInputError(f"provider {name!r} exists already")
+        return add_sheets_provider(ws, name, Path(file), params=params,
+                                   description=description, store=_store_version)
     file = Path(file)
     if not file.is_file():
         raise NotFoundError(f"no file {file}")
@@ -151,9 +175,23 @@ def add_provider(ws: Workspace, name: str, file: str | Path, *, type_name: str |
     return prov
 
 
-def upload_version(ws: Workspace, name: str, file: str | Path) -> FileVersion:
-    """Add version N+1; refused (nothing replaced) when the schema differs."""
+def upload_version(ws: Workspace, name: str, file: str | Path | list[str | Path], *,
+                   object_name: str | None = None) -> FileVersion:
+    """Add version N+1; refused (nothing replaced) when the schema differs.
+
+    A multi-object provider takes one or more files, each matched to its object by name
+    (or ``object_name``); the objects not given are carried over from the last version.
+    """
     prov = load_provider(ws, name)
+    if prov.parts is not None:
+        from .objects import upload_objects
+
+        files = [Path(f) for f in file] if isinstance(file, list | tuple) else [Path(file)]
+        return upload_objects(ws, name, files, object_name)
+    if isinstance(file, list | tuple):
+        if len(file) != 1:
+            raise BadInputError(f"provider {name!r} has one object: upload one file")
+        file = file[0]
     file = Path(file)
     if not file.is_file():
         raise NotFoundError(f"no file {file}")
@@ -173,6 +211,9 @@ def update_schema(ws: Workspace, name: str, file: str | Path) -> tuple[list[str]
     Returns (the diff, the scenarios whose mapping no longer fits).
     """
     prov = _editable(load_provider(ws, name))
+    if prov.parts is not None:
+        raise BadInputError(f"provider {name!r} has several objects; to change their "
+                            "structure, add a new provider with the new files")
     file = Path(file)
     _, schema = _inspect(ws, file, prov.type, prov.params)
     diff = schema_diff(prov.schema, schema)

@@ -288,6 +288,11 @@ def check_scenario(ws: Workspace, sc: Scenario) -> list[str]:
 def check_objects(sc: Scenario, prov: Provider) -> list[str]:
     """``objects:`` names two objects of the provider and links them by their fields."""
     if sc.objects is None:
+        if prov.parts is not None and sc.kind == "import":
+            return [f"provider {prov.name!r} has several objects "
+                    f"({', '.join(ob.name for ob in prov.schema.objects)}): say which gives "
+                    "the summary and which the detail fields, and how they link (`objects: "
+                    "{summary: ..., detail: ..., link: {field: field}}`)"]
         return []
     o = sc.objects
     names = [ob.name for ob in prov.schema.objects]

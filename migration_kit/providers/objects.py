@@ -1,0 +1,231 @@
+"""Providers with several objects: several CSV files added to one provider (objects named
+after the files), or each sheet of a workbook (``-p sheets=all``, objects named after the
+sheets), as the ERP's Excel providers do.
+
+Each object is a *part*: its own parameters and, for files, its own file in every version.
+A version of a multi-file provider is a folder ``vNNNN/`` with one file per object; a new
+version may bring some of the files, the others are carried over from the version before.
+Every new file is checked against its object's schema, as for one-object providers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from .. import db
+from ..errors import BadInputError, NotFoundError, SchemaMismatchError
+from ..workspace import Workspace
+from .base import Batch, ObjectSchema, Schema
+from .registry import get_provider_type, type_for_file
+from .schema import schema_diff
+from .versions import (
+    FileVersion,
+    Provider,
+    _display_name,
+    _inspect,
+    _sha256,
+    check_name,
+    latest_version,
+    load_provider,
+    provider_path,
+    save_provider,
+)
+
+
+@dataclass
+class Part:
+    object: str
+    params: dict[str, Any]
+    file: str | None  # the object's file in a version folder; None: the version's one file
+    original_name: str
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"object": self.object, "params": self.params, "original_name": self.original_name}
+        if self.file is not None:
+            d["file"] = self.file
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Part:
+        return cls(d["object"], dict(d.get("params") or {}), d.get("file"),
+                   d.get("original_name", ""))
+
+
+def parts(prov: Provider) -> list[Part]:
+    return [Part.from_dict(p) for p in prov.parts or []]
+
+
+def part(prov: Provider, name: str) -> Part:
+    for p in parts(prov):
+        if p.object == name:
+            return p
+    raise NotFoundError(f"provider {prov.name!r} has no object {name!r}; objects: "
+                        f"{', '.join(p.object for p in parts(prov))}")
+
+
+def read_part(prov: Provider, fv: FileVersion, name: str) -> tuple[ObjectSchema, Path,
+                                                                     Iterator[Batch]]:
+    """The rows of one object of a file version, in batches."""
+    p = part(prov, name)
+    obj = prov.schema.object(name)
+    path = fv.path / p.file if p.file else fv.path
+    one = Schema([ObjectSchema("Row", obj.fields)])
+    return obj, path, prov.ptype.read_batches(path, p.params, one)
+
+
+def _one_object(ws: Workspace, file: Path, type_name: str, params: dict[str, Any],
+                name: str) -> tuple[dict[str, Any], ObjectSchema]:
+    full, schema = _inspect(ws, file, type_name, params)
+    if len(schema.objects) != 1:
+        raise BadInputError(f"{file.name}: a file of a multi-object provider must hold one "
+                            f"object; it has {len(schema.objects)}")
+    o = schema.objects[0]
+    return full, ObjectSchema(name, o.fields)
+
+
+def _object_name(file: Path) -> str:
+    return check_name(file.stem.replace(" ", "_"), "object")
+
+
+def add_objects_provider(ws: Workspace, name: str, files: list[Path], *,
+                         type_name: str | None = None, params: dict[str, Any] | None = None,
+                         description: str = "") -> Provider:
+    """A provider with one object per file (CSV or Excel, one sheet each)."""
+    check_name(name)
+    if provider_path(ws, name).exists():
+        raise BadInputError(f"provider {name!r} exists already; use `provider upload` "
+                            "to add a file version")
+    for f in files:
+        if not f.is_file():
+            raise NotFoundError(f"no file {f}")
+    type_name = type_name or type_for_file(files[0])
+    names = [_object_name(f) for f in files]
+    if len(set(names)) != len(names):
+        raise BadInputError(f"the files must have different names (objects are named after "
+                            f"them): {', '.join(names)}")
+    ext = "." + get_provider_type(type_name).extensions[0]
+    the_parts, objects = [], []
+    for f, obj in zip(files, names):
+        full, schema = _one_object(ws, f, type_name, dict(params or {}), obj)
+        the_parts.append(Part(obj, full, f"{obj}{f.suffix.lower() or ext}", _display_name(f)))
+        objects.append(schema)
+    prov = Provider(name=name, type=type_name, params={}, schema=Schema(objects),
+                    original_name=", ".join(p.original_name for p in the_parts),
+                    description=description, parts=[p.to_dict() for p in the_parts])
+    _store_folder(ws, prov, {p.file: f for p, f in zip(the_parts, files)}, None,
+                  write_definition=True)
+    return prov
+
+
+def add_sheets_provider(ws: Workspace, name: str, file: Path, *,
+                        params: dict[str, Any] | None = None, description: str = "",
+                        store) -> Provider:
+    """An Excel provider with one object per sheet of the workbook."""
+    from python_calamine import CalamineWorkbook
+
+    params = {k: v for k, v in (params or {}).items() if k != "sheets"}
+    try:
+        sheets = CalamineWorkbook.from_path(str(file)).sheet_names
+    except Exception as e:  # noqa: BLE001 - calamine raises its own error types
+        raise BadInputError(f"{file.name}: not a readable workbook: {e}") from None
+    the_parts, objects = [], []
+    for sheet in sheets:
+        full, schema = _one_object(ws, file, "excel", {**params, "sheet": sheet}, sheet)
+        the_parts.append(Part(sheet, full, None, _display_name(file)))
+        objects.append(schema)
+    prov = Provider(name=name, type="excel", params={}, schema=Schema(objects),
+                    original_name=_display_name(file), description=description,
+                    parts=[p.to_dict() for p in the_parts])
+    store(ws, prov, file, origin="upload", write_definition=True)
+    return prov
+
+
+def upload_objects(ws: Workspace, name: str, files: list[Path],
+                   object_name: str | None = None) -> FileVersion:
+    """A new version of a multi-object provider: each file checked against its object."""
+    prov = load_provider(ws, name)
+    ps = parts(prov)
+    if ps and ps[0].file is None:  # sheets of one workbook: the new workbook, every sheet
+        if len(files) != 1:
+            raise BadInputError(f"provider {name!r} reads the sheets of one workbook: upload "
+                                "one workbook")
+        for p in ps:
+            _check(ws, prov, p, files[0])
+        from .versions import _store_version
+
+        return _store_version(ws, prov, files[0], origin="upload")
+    if object_name is not None and len(files) != 1:
+        raise BadInputError("--object names the object of one file")
+    new: dict[str, Path] = {}
+    for f in files:
+        if not f.is_file():
+            raise NotFoundError(f"no file {f}")
+        obj = object_name or _object_name(f)
+        p = part(prov, obj)
+        _check(ws, prov, p, f)
+        new[p.file] = f
+    prev = latest_version(ws, name)
+    return _store_folder(ws, prov, new, prev.path)
+
+
+def _check(ws: Workspace, prov: Provider, p: Part, file: Path) -> None:
+    _, found = _one_object(ws, file, prov.type, p.params, p.object)
+    diff = schema_diff(Schema([prov.schema.object(p.object)]), Schema([found]))
+    if diff:
+        raise SchemaMismatchError(
+            f"{file.name}: its structure differs from object {p.object!r} of provider "
+            f"{prov.name!r}; the version was not added", diff=diff, provider=prov.name)
+
+
+def _store_folder(ws: Workspace, prov: Provider, new: dict[str, Path], previous: Path | None,
+                  *, write_definition: bool = False) -> FileVersion:
+    """Version N+1 as a folder: the new files, the others carried over from ``previous``."""
+    folder = ws.path("files", prov.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = None
+    sources = {p.file: new.get(p.file) or (previous / p.file if previous else None)
+               for p in parts(prov)}
+    digests = {f: _sha256(src) for f, src in sources.items()}
+    h = hashlib.sha256()
+    for f in sorted(digests):
+        h.update(f"{f} {digests[f][0]}\n".encode())
+    size = sum(s for _, s in digests.values())
+    shown = ", ".join(_display_name(f) for f in new.values())
+    try:
+        with ws.transaction() as conn:
+            last = conn.execute(select(func.max(db.file_version.c.version))
+                                .where(db.file_version.c.provider == prov.name)).scalar() or 0
+            version = last + 1
+            stored = f"v{version:04d}"
+            now = dt.datetime.now().replace(microsecond=0)
+            conn.execute(insert(db.file_version).values(
+                provider=prov.name, version=version, stored_name=stored, original_name=shown,
+                sha256=h.hexdigest(), size=size, created=now, user=ws.user, origin="upload"))
+            tmp = folder / f".{stored}.tmp"
+            if tmp.exists():
+                shutil.rmtree(tmp)
+            tmp.mkdir()
+            for f, src in sources.items():
+                shutil.copyfile(src, tmp / f)
+            target = folder / stored
+            os.replace(tmp, target)
+            if write_definition:
+                save_provider(ws, prov)
+    except BaseException:
+        if target is not None and target.exists():
+            shutil.rmtree(target)
+        tmp = folder / f".v{(locals().get('version') or 0):04d}.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        raise
+    return FileVersion(prov.name, version, target, shown, h.hexdigest(), size, now, ws.user,
+                       "upload")
