@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from . import guard
 from .engine import history
 from .engine.export import ExportSummary, export, latest, prepare_export
 from .engine.import_ import ImportSummary, import_
@@ -32,30 +33,19 @@ from .engine.prepared import (
 )
 from .engine.run import RunResult, prepare_and_import
 from .erp.validation import Doc
-from .providers.versions import (
-    Provider,
-    add_provider,
-    get_version,
-    latest_version,
-    list_providers,
-    load_provider,
-    set_field_type,
-    update_schema,
-    upload_version,
-    versions,
-)
-from .scenarios import valuemaps
+from .errors import PermissionDeniedError
+from .providers import versions as _versions
+from .providers.versions import FileVersion, Provider
+from .scenarios import model as _model
+from .scenarios import simplified as _simplified
+from .scenarios import valuemaps as _valuemaps
 from .scenarios.model import (
     Scenario,
-    check_scenario,
-    load_scenario,
     runnable_scenario,
-    save_scenario,
 )
 from .scenarios.simplified import (
     convert_to_manual,
     create_simplified,
-    suggest_mapping,
     update_simplified,
 )
 from .workspace import Workspace
@@ -101,6 +91,115 @@ def list_scenarios(ws: Workspace, kind: str | None = None) -> list[Scenario]:
 show_scenario = runnable_scenario
 
 
+# -- the checked doors: each function below checks the right, then does the work ----------
+def add_provider(ws: Workspace, name: str, file, **kw) -> Provider:
+    """Create a provider (needs ``edit`` on some window); see providers.versions."""
+    guard.any_window(ws, "edit", "adding a provider")
+    return _versions.add_provider(ws, name, file, **kw)
+
+
+def load_provider(ws: Workspace, name: str) -> Provider:
+    guard.provider(ws, name, "view")
+    return _versions.load_provider(ws, name)
+
+
+def list_providers(ws: Workspace) -> list[Provider]:
+    """The providers the user may see."""
+    out = []
+    for p in _versions.list_providers(ws):
+        try:
+            guard.provider(ws, p.name, "view")
+        except PermissionDeniedError:
+            continue
+        out.append(p)
+    return out
+
+
+def versions(ws: Workspace, name: str) -> list[FileVersion]:
+    guard.provider(ws, name, "view")
+    return _versions.versions(ws, name)
+
+
+def latest_version(ws: Workspace, name: str) -> FileVersion:
+    guard.provider(ws, name, "view")
+    return _versions.latest_version(ws, name)
+
+
+def get_version(ws: Workspace, name: str, version: int | None = None) -> FileVersion:
+    guard.provider(ws, name, "view")
+    return _versions.get_version(ws, name, version)
+
+
+def upload_version(ws: Workspace, name: str, file, **kw) -> FileVersion:
+    guard.provider(ws, name, "edit")
+    return _versions.upload_version(ws, name, file, **kw)
+
+
+def update_schema(ws: Workspace, name: str, file) -> tuple[list[str], list[str]]:
+    guard.provider(ws, name, "edit")
+    return _versions.update_schema(ws, name, file)
+
+
+def set_field_type(ws: Workspace, name: str, field_name: str, type_name: str) -> Provider:
+    guard.provider(ws, name, "edit")
+    return _versions.set_field_type(ws, name, field_name, type_name)
+
+
+def load_scenario(ws: Workspace, name: str, *, check: bool = True) -> Scenario:
+    """A scenario the user may run (import: ``edit``, export: ``view`` on its window)."""
+    sc = runnable_scenario(ws, name)
+    return _model.load_scenario(ws, name) if check else sc
+
+
+def save_scenario(ws: Workspace, sc: Scenario, *, check: bool = True) -> None:
+    """Write a scenario (needs ``edit`` on its window)."""
+    guard.scenario(ws, sc, "edit")
+    _model.save_scenario(ws, sc, check=check)
+
+
+def check_scenario(ws: Workspace, sc: Scenario) -> list[str]:
+    guard.scenario(ws, sc)
+    return _model.check_scenario(ws, sc)
+
+
+def suggest_mapping(ws: Workspace, window, source_fields: list[str], **kw):
+    ws.require(window.id, "edit")
+    return _simplified.suggest_mapping(ws, window, source_fields, **kw)
+
+
+class _ValueMaps:
+    """Value maps behind the same checks: read with ``view`` on some window, change with
+    ``edit`` (they serve every scenario)."""
+
+    def list_valuemaps(self, ws: Workspace) -> list[str]:
+        guard.any_window(ws, "view", "reading value maps")
+        return _valuemaps.list_valuemaps(ws)
+
+    def load_valuemap(self, ws: Workspace, name: str) -> dict[str, Any]:
+        guard.any_window(ws, "view", "reading value maps")
+        return _valuemaps.load_valuemap(ws, name)
+
+    def set_value(self, ws: Workspace, name: str, legacy: str, value: Any) -> None:
+        guard.any_window(ws, "edit", "changing a value map")
+        _valuemaps.set_value(ws, name, legacy, value)
+
+    def remove_value(self, ws: Workspace, name: str, legacy: str) -> None:
+        guard.any_window(ws, "edit", "changing a value map")
+        _valuemaps.remove_value(ws, name, legacy)
+
+    def set_default(self, ws: Workspace, name: str, default: Any) -> None:
+        guard.any_window(ws, "edit", "changing a value map")
+        _valuemaps.set_default(ws, name, default)
+
+    def save_valuemap(self, ws: Workspace, name: str, values: dict[str, Any],
+                      default: Any = None) -> None:
+        guard.any_window(ws, "edit", "changing a value map")
+        _valuemaps.save_valuemap(ws, name, values, default)
+
+
+valuemaps = _ValueMaps()
+
+
 def not_imported(ws: Workspace, name: str) -> dict[str, int]:
     """The prepared records of a scenario that are not imported, counted by reason."""
     from .engine.import_ import not_imported as _count
@@ -111,7 +210,11 @@ def not_imported(ws: Workspace, name: str) -> dict[str, int]:
 
 
 def history_of(ws: Workspace, name: str) -> list[dict[str, Any]]:
+    """A scenario's runs; a run whose process died shows as ``interrupted``."""
+    from .engine.lock import settle_runs
+
     show_scenario(ws, name)
+    settle_runs(ws, name)
     return history.entries(ws, name)
 
 

@@ -7,6 +7,7 @@ changed); 3 permission denied.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -46,6 +47,7 @@ def _readable(obj: Any) -> str:
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
+_LAST_WORKSPACE: list[str | None] = [None]  # for the crash report of an internal error
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -59,6 +61,7 @@ pass_ctx = click.make_pass_decorator(Ctx)
 def cli(ctx: click.Context, workspace: str, user: str | None, as_json: bool) -> None:
     """Import and export ERP records by scenarios."""
     ctx.obj = Ctx(workspace, user, as_json)
+    _LAST_WORKSPACE[0] = workspace
 
 
 @cli.command()
@@ -745,6 +748,19 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except BrokenPipeError:
         return 0
+    except Exception as e:  # noqa: BLE001 - the exit-code contract: 4, a report, no traceback
+        from .crash import write_report
+
+        args = list(argv if argv is not None else sys.argv[1:])
+        ws_dir = _LAST_WORKSPACE[0] or os.environ.get("MIGRATION_KIT_WORKSPACE") or "."
+        report = write_report(e, args, ws_dir)
+        line = f"internal error: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        if as_json:
+            click.echo(dumps({"error": "InternalError", "message": line,
+                              "crash_report": str(report)}), err=True)
+        else:
+            click.echo(f"{line} (crash report: {report})", err=True)
+        return 4
 
 
 if __name__ == "__main__":

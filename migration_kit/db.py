@@ -133,6 +133,14 @@ import_ledger = Table(
     Column("digest", String(64), nullable=True),
 )
 
+# Who holds a scenario's lock on PostgreSQL (the advisory lock itself names no one): written
+# by the holder when it takes the lock, read by a refused second run for its message.
+lock_holder = Table(
+    "mk_lock_holder", metadata,
+    Column("scenario", String(100), primary_key=True),
+    Column("holder", Text, nullable=False),
+)
+
 # Scratch space of a prepare: old -> new record numbers when rows of one key are gathered
 # from places that are not adjacent (emptied in the same transaction).
 regroup = Table(

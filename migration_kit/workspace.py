@@ -87,7 +87,7 @@ class Workspace:
             dump_yaml(root / "users.yaml", DEFAULT_USERS)
         gitignore = root / ".gitignore"
         if not gitignore.exists():
-            gitignore.write_text("state.sqlite*\n.locks/\n", encoding="utf-8")
+            gitignore.write_text("state.sqlite*\n.locks/\ncrash-reports/\n", encoding="utf-8")
         ws = cls(root, user=user, db_url=db_url)
         return ws
 

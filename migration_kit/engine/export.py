@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
 
-from .. import db
+from .. import db, guard
 from ..erp.store import bulk_insert
 from ..errors import BadInputError, FormulaRuntimeError
 from ..providers.versions import FileVersion, Provider, load_provider, store_written_version
@@ -69,10 +69,11 @@ class ExportSummary:
 
 
 def _export_scenario(ws: Workspace, name: str) -> Scenario:
+    # the right first: a user who may not see the window learns nothing of the scenario
+    ws.require(load_scenario(ws, name, check=False).window, "view")
     sc = load_scenario(ws, name)
     if sc.kind != "export":
         raise BadInputError(f"scenario {name!r} is an {sc.kind} scenario, not an export")
-    ws.require(sc.window, "view")
     return sc
 
 
@@ -357,24 +358,13 @@ def _column_check(c: str, f: Any, limit: int | None, neutral: bool) -> Callable[
     return typed
 
 
-def _require_provider_access(ws: Workspace, provider: str) -> None:
-    """A provider's files hold a window's data: the user must be able to run one of the
-    scenarios that use it (a provider no scenario uses is open to all)."""
-    from ..scenarios.model import list_scenarios
-
-    users = [sc for sc in list_scenarios(ws) if sc.provider == provider]
-    if users and not any(ws.rights.can(sc.window, "edit" if sc.kind == "import" else "view")
-                         for sc in users):
-        ws.require(users[0].window, "edit" if users[0].kind == "import" else "view")
-
-
 def latest(ws: Workspace, provider: str, output: str | Path | None = None) -> FileVersion:
     """The newest file version of a provider; copied to ``output`` when given."""
     import shutil
 
     from ..providers.versions import latest_version
 
-    _require_provider_access(ws, provider)
+    guard.provider(ws, provider, "view")
     fv = latest_version(ws, provider)
     if output is not None:
         shutil.copyfile(fv.path, output)

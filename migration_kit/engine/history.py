@@ -29,6 +29,15 @@ def finish(conn: Connection, run_id: int, *, status: str, counts: dict[str, Any]
         ended=now(), status=status, counts=counts, first_error=first_error))
 
 
+def interrupt_running(conn: Connection, scenario: str) -> int:
+    """Mark the scenario's ``running`` runs ``interrupted`` (their process is gone)."""
+    return conn.execute(update(db.history).where(
+        (db.history.c.scenario == scenario) & (db.history.c.status == "running"))
+        .values(status="interrupted", ended=now(),
+                first_error="the process running it stopped (killed or crashed) before it "
+                            "finished")).rowcount
+
+
 def entries(ws: Workspace, scenario: str) -> list[dict[str, Any]]:
     with ws.connect() as conn:
         rows = conn.execute(select(db.history).where(db.history.c.scenario == scenario)

@@ -159,6 +159,19 @@ class _Importer:
                 bar.update(len(recs))
                 if stop:
                     break
+        except BaseException as e:
+            # The run ends here, not in silence: history says failed (or interrupted), with
+            # the reason; every batch before this one is committed.
+            try:
+                with ws.transaction() as conn:
+                    history.finish(conn, run, status="interrupted" if isinstance(
+                        e, KeyboardInterrupt) else "failed", counts={
+                            k: v for k, v in self.summary.to_dict().items()
+                            if isinstance(v, int)},
+                        first_error=f"{type(e).__name__}: {e}"[:2000])
+            except Exception:  # noqa: BLE001 - the database itself is gone: the next
+                pass  # run marks this one interrupted; the original error goes on
+            raise
         finally:
             bar.close()
         with ws.transaction() as conn:

@@ -43,22 +43,50 @@ def _refused(scenario: str, holder: str = "") -> LockedError:
                        "finished", scenario=scenario)
 
 
+def _holder_text(ws: Workspace, action: str) -> str:
+    since = dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
+    return f"{ws.user}: {action}, pid {os.getpid()} on {socket.gethostname()} since {since}"
+
+
 @contextmanager
 def scenario_lock(ws: Workspace, scenario: str, action: str):
-    """Hold the scenario's lock for the duration of a prepare, import, export or roll back.
+    """Hold the scenario's lock for the duration of a prepare, import, export, roll back or
+    prepared-data edit: every write to its prepared data, ledger and history.
 
-    Raises :class:`LockedError` at once (no waiting) when another run holds it.
+    Raises :class:`LockedError` at once (no waiting) when another run holds it, naming who
+    holds it since when. A run left ``running`` in the history by a process that died is
+    marked ``interrupted`` here: whoever gets the lock knows no such run is alive.
     """
     if ws.engine.dialect.name == "postgresql":
-        with _advisory_lock(ws, scenario):
-            yield
+        cm = _advisory_lock(ws, scenario, action)
     else:
-        with _file_lock(ws, scenario, action):
-            yield
+        cm = _file_lock(ws, scenario, action)
+    with cm:
+        mark_interrupted(ws, scenario)
+        yield
+
+
+def mark_interrupted(ws: Workspace, scenario: str) -> int:
+    """Runs of ``scenario`` still ``running`` in the history: their process died (the caller
+    holds the lock). Marked ``interrupted``; returns how many."""
+    from . import history
+
+    with ws.transaction() as conn:
+        return history.interrupt_running(conn, scenario)
+
+
+def settle_runs(ws: Workspace, scenario: str) -> None:
+    """For commands that only read a scenario: mark the runs of dead processes interrupted,
+    when no live run holds the lock."""
+    try:
+        with scenario_lock(ws, scenario, "status"):
+            pass
+    except LockedError:
+        pass
 
 
 @contextmanager
-def _advisory_lock(ws: Workspace, scenario: str):
+def _advisory_lock(ws: Workspace, scenario: str, action: str):
     conn = ws.engine.connect()
     got = False
     try:
@@ -66,11 +94,21 @@ def _advisory_lock(ws: Workspace, scenario: str):
                                 {"k": _key(scenario)}).scalar())
         conn.commit()
         if not got:
-            raise _refused(scenario)
+            holder = conn.execute(text("select holder from mk_lock_holder where scenario = "
+                                       ":s"), {"s": scenario}).scalar()
+            conn.rollback()
+            raise _refused(scenario, holder or "")
+        conn.execute(text("delete from mk_lock_holder where scenario = :s"), {"s": scenario})
+        conn.execute(text("insert into mk_lock_holder (scenario, holder) values (:s, :h)"),
+                     {"s": scenario, "h": _holder_text(ws, action)})
+        conn.commit()
         yield
     finally:
         try:
             if got:
+                conn.rollback()  # a statement of ours may have failed with the run
+                conn.execute(text("delete from mk_lock_holder where scenario = :s"),
+                             {"s": scenario})
                 conn.execute(text("select pg_advisory_unlock(:k)"), {"k": _key(scenario)})
                 conn.commit()
         except DBAPIError:
@@ -105,9 +143,7 @@ def _try_lock(fd: int) -> bool:
 def _holder(fd: int) -> str:
     try:
         os.lseek(fd, 0, os.SEEK_SET)
-        info = json.loads(os.read(fd, 4096).decode("utf-8") or "{}")
-        return (f"{info['user']}: {info['action']}, pid {info['pid']} on {info['host']} "
-                f"since {info['since']}")
+        return str(json.loads(os.read(fd, 4096).decode("utf-8") or "{}")["holder"])
     except (OSError, ValueError, KeyError, AttributeError):
         return ""
 
@@ -131,11 +167,8 @@ def _file_lock(ws: Workspace, scenario: str, action: str):
             break
         os.close(fd)
     try:
-        info = {"user": ws.user, "action": action, "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "since": dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")}
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps(info).encode("utf-8"))
+        os.write(fd, json.dumps({"holder": _holder_text(ws, action)}).encode("utf-8"))
         yield
     finally:
         try:

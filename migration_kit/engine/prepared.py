@@ -15,7 +15,7 @@ from ..errors import BadInputError, NotFoundError
 from ..scenarios.model import runnable_scenario
 from ..workspace import Workspace
 from . import history
-from .lock import scenario_lock
+from .lock import scenario_lock, settle_runs
 from .prepare import doc_key, dump_row
 
 PR = db.prepared_record
@@ -23,6 +23,19 @@ PL = db.prepared_line
 
 
 _scenario = runnable_scenario
+
+
+def _for_edit(ws: Workspace, name: str):
+    """A scenario whose prepared data the user may change: ``edit`` on its window."""
+    sc = runnable_scenario(ws, name)
+    ws.require(sc.window, "edit")
+    return sc
+
+
+def _edit_lock(ws: Workspace, name: str):
+    # Prepared data, the ledger and the history of a scenario have one writer at a time:
+    # an edit while an import runs is refused (LockedError) instead of racing it.
+    return scenario_lock(ws, name, "edit prepared data")
 
 
 def _columns(conn, name: str) -> list[str]:
@@ -129,6 +142,7 @@ def _int(expr):
 def status(ws: Workspace, name: str) -> str:
     """New, Prepared, Partially processed or Processed (export: ... exported)."""
     sc = _scenario(ws, name)
+    settle_runs(ws, name)
     with ws.connect() as conn:
         has_state = conn.execute(select(db.scenario_state.c.scenario).where(
             db.scenario_state.c.scenario == name)).first() is not None
@@ -158,9 +172,9 @@ def set_value(ws: Workspace, name: str, line: int, field_name: str, value: Any) 
     lines) is corrected on every line of the record that held the same value, so the
     record reads the same everywhere.
     """
-    sc = _scenario(ws, name)
+    sc = _for_edit(ws, name)
     header_only = _feeds_only_summary(ws, sc, field_name)
-    with ws.transaction() as conn:
+    with _edit_lock(ws, name), ws.transaction() as conn:
         cols = _columns(conn, name)
         if field_name not in cols:
             raise BadInputError(f"{field_name!r} is not a prepared column of {name!r}; "
@@ -198,8 +212,8 @@ def _feeds_only_summary(ws: Workspace, sc, column: str) -> bool:
 
 def set_active(ws: Workspace, name: str, line: int, active: bool) -> int:
     """Set or clear Active on the record of a prepared line; returns the record number."""
-    _scenario(ws, name)
-    with ws.transaction() as conn:
+    _for_edit(ws, name)
+    with _edit_lock(ws, name), ws.transaction() as conn:
         rec = _record_of(conn, name, line)
         conn.execute(update(PR).where(and_(PR.c.scenario == name, PR.c.record_no == rec))
                      .values(active=active))
@@ -238,14 +252,14 @@ def replace(ws: Workspace, name: str, column: str, find: str, replacement: str, 
     of unprocessed records; returns how many values changed (their errors are cleared)."""
     import re
 
-    _scenario(ws, name)
+    _for_edit(ws, name)
     if not find:
         raise BadInputError("replace: give the text to find")
     flags = 0 if match_case else re.IGNORECASE
     pattern = re.compile(("^" + re.escape(find) + "$") if whole_value else re.escape(find),
                          flags)
     changed = 0
-    with ws.transaction() as conn:
+    with _edit_lock(ws, name), ws.transaction() as conn:
         cols = _columns(conn, name)
         if column not in cols:
             raise BadInputError(f"{column!r} is not a prepared column of {name!r}; "
@@ -287,8 +301,8 @@ def _records_of(conn, name: str, lines: list[int] | None) -> list[int] | None:
 
 
 def _set_flag(ws: Workspace, name: str, lines: list[int] | None, **values: Any) -> int:
-    _scenario(ws, name)
-    with ws.transaction() as conn:
+    _for_edit(ws, name)
+    with _edit_lock(ws, name), ws.transaction() as conn:
         _columns(conn, name)
         recs = _records_of(conn, name, lines)
         cond = PR.c.scenario == name
@@ -309,8 +323,8 @@ def set_active_lines(ws: Workspace, name: str, lines: list[int] | None, active: 
 def clear_active_until_error(ws: Workspace, name: str) -> int:
     """Clear Active on the unprocessed records before the first record with an error,
     so the next import starts at that record."""
-    _scenario(ws, name)
-    with ws.transaction() as conn:
+    _for_edit(ws, name)
+    with _edit_lock(ws, name), ws.transaction() as conn:
         _columns(conn, name)
         first = conn.execute(select(func.min(PR.c.record_no)).where(and_(
             PR.c.scenario == name, PR.c.error.is_not(None)))).scalar()
@@ -323,8 +337,8 @@ def clear_active_until_error(ws: Workspace, name: str) -> int:
 
 def toggle_processed(ws: Workspace, name: str, lines: list[int]) -> tuple[int, str]:
     """Flip Processed on the records of the given lines. Returns (count, warning)."""
-    _scenario(ws, name)
-    with ws.transaction() as conn:
+    _for_edit(ws, name)
+    with _edit_lock(ws, name), ws.transaction() as conn:
         _columns(conn, name)
         recs = _records_of(conn, name, lines) or []
         n = conn.execute(update(PR).where(and_(PR.c.scenario == name,

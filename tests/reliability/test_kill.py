@@ -108,6 +108,11 @@ def test_import_killed_at_random_moments(tmp_path, db_url, request):
         lines = ws.store.count(conn, "AR301000", "Line")
     assert lines == LINES
     assert any(h.startswith("kill:stmt") for h in killed) or KILL_POINTS < 5
+    # the runs that were killed show as interrupted (marked by the next run), none running
+    runs = [h["status"] for h in api.history_of(ws, "inv") if h["action"] == "import"]
+    assert "running" not in runs and set(runs) <= {"done", "interrupted"}
+    assert 1 <= runs.count("interrupted") <= len(killed)
+    assert runs[-1] == "done"
     ws.dispose()
 
 
