@@ -176,3 +176,30 @@ def test_incremental_and_valuemap_commands(fresh, tmp_path):
     r = mk(ws, "valuemap", "show", "classes", check=0)
     assert "D -> DOMESTIC" in r.stdout and "(default) -> EXPORT" in r.stdout
     assert "classes" in mk(ws, "valuemap", "list", check=0).stdout
+
+
+def test_simplified_one_source_two_targets(tmp_path, db_url):
+    """--map Code=Customer.CustomerID --map Code=Customer.CustomerName: both are kept."""
+    ws = tmp_path / "ws"
+    mk(ws, "init", "--db", db_url, check=0)
+    f = tmp_path / "codes.csv"
+    f.write_text("Code,Town\nK-100,Oslo\nK-200,Bergen\n", encoding="utf-8")
+    r = mk(ws, "scenario", "simplified", "codes", "--file", f, "--window", "AR303000",
+           "--map", "Code=Customer.CustomerID", "--map", "Code=Customer.CustomerName",
+           "--map", "Town=Customer.City", "--key", "Customer.CustomerID", check=0)
+    assert "3 field(s) mapped" in r.stdout
+    r = mk(ws, "--json", "scenario", "show", "codes", check=0)
+    assert [(m["source"], m["target"]) for m in json.loads(r.stdout)["mapping"]
+            if "target" in m] == [("Code", "Customer.CustomerID"),
+                                  ("Code", "Customer.CustomerName"), ("Town", "Customer.City")]
+    r = mk(ws, "import", "codes", "--prepare", check=0)
+    assert "imported 2" in r.stdout
+    r = mk(ws, "--json", "erp", "list", "AR303000", check=0)
+    docs = [json.loads(x)["Customer"] for x in r.stdout.splitlines()]
+    assert [(d["CustomerID"], d["CustomerName"], d["City"]) for d in docs] == [
+        ("K-100", "K-100", "Oslo"), ("K-200", "K-200", "Bergen")]
+    # a target given twice is refused, nothing created
+    r = mk(ws, "scenario", "simplified", "bad", "--file", f, "--window", "AR303000",
+           "--map", "Code=Customer.CustomerID", "--map", "Town=Customer.CustomerID", check=2)
+    assert "Customer.CustomerID is mapped twice" in r.stderr
+    assert not (ws / "providers" / "bad.yaml").exists()
