@@ -280,7 +280,8 @@ def scenario() -> None:
 @click.argument("name")
 @click.option("--file", "file", required=True, type=click.Path(dir_okay=False))
 @click.option("--window", required=True)
-@click.option("--map", "maps", multiple=True, help="SOURCE=Object.Field (repeatable).")
+@click.option("--map", "maps", multiple=True,
+              help="SOURCE=Object.Field (repeatable; a source may feed several fields).")
 @click.option("--key", "keys", multiple=True, help="Object.Field of the summary (repeatable).")
 @click.option("--suggest", is_flag=True, help="Map every source field to its suggestion.")
 @click.option("--param", "-p", multiple=True, help="Provider KEY=VALUE parameter.")
@@ -288,7 +289,7 @@ def scenario() -> None:
 def scenario_simplified(c: Ctx, name: str, file: str, window: str, maps: tuple[str, ...],
                         keys: tuple[str, ...], suggest: bool, param: tuple[str, ...]) -> None:
     """Create a provider and a simplified import scenario from FILE in one step."""
-    mapping = dict(_pair(m) for m in maps)
+    mapping = [_pair(m) for m in maps]  # (source, target) lines: a source may repeat
     if suggest and not mapping:
         mapping = _suggested(c, file, window, _params(param))
     sc = api.create_simplified(c.ws, name, file, window, mapping, list(keys),
@@ -297,7 +298,8 @@ def scenario_simplified(c: Ctx, name: str, file: str, window: str, maps: tuple[s
           f"({len(mapping)} field(s) mapped; keys: {', '.join(sc.keys) or 'none'})")
 
 
-def _suggested(c: Ctx, file: str, window: str, params: dict[str, Any]) -> dict[str, str]:
+def _suggested(c: Ctx, file: str, window: str, params: dict[str, Any]
+               ) -> list[tuple[str, str]]:
     from pathlib import Path
 
     from .providers.registry import get_provider_type, type_for_file
@@ -305,7 +307,7 @@ def _suggested(c: Ctx, file: str, window: str, params: dict[str, Any]) -> dict[s
     pt = get_provider_type(type_for_file(file))
     schema = pt.read_schema(Path(file), pt.detect(Path(file), params))
     sug = api.suggest_mapping(c.ws, c.ws.windows.get(window), schema.columns())
-    return {s: t for s, t in sug.items() if t}
+    return [(s, t) for s, t in sug.items() if t]
 
 
 @scenario.command("new")

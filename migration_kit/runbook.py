@@ -169,7 +169,8 @@ def read_head(file: str | Path, n: int = 5, params: dict[str, Any] | None = None
 
 
 def ensure_simplified(ws: Workspace, name: str, file: str | Path, window: str,
-                      mapping: dict[str, str], keys: list[str]) -> api.Scenario:
+                      mapping: list[tuple[str, str]] | dict[str, str],
+                      keys: list[str]) -> api.Scenario:
     """Create the simplified scenario (and its provider) from ``file``; when it exists,
     save the mapping and store ``file`` as the provider's next version if it changed."""
     try:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 
@@ -176,3 +177,92 @@ def test_incremental_and_valuemap_commands(fresh, tmp_path):
     r = mk(ws, "valuemap", "show", "classes", check=0)
     assert "D -> DOMESTIC" in r.stdout and "(default) -> EXPORT" in r.stdout
     assert "classes" in mk(ws, "valuemap", "list", check=0).stdout
+
+
+def test_simplified_one_source_two_targets(tmp_path, db_url):
+    """--map Code=Customer.CustomerID --map Code=Customer.CustomerName: both are kept."""
+    ws = tmp_path / "ws"
+    mk(ws, "init", "--db", db_url, check=0)
+    f = tmp_path / "codes.csv"
+    f.write_text("Code,Town\nK-100,Oslo\nK-200,Bergen\n", encoding="utf-8")
+    r = mk(ws, "scenario", "simplified", "codes", "--file", f, "--window", "AR303000",
+           "--map", "Code=Customer.CustomerID", "--map", "Code=Customer.CustomerName",
+           "--map", "Town=Customer.City", "--key", "Customer.CustomerID", check=0)
+    assert "3 field(s) mapped" in r.stdout
+    r = mk(ws, "--json", "scenario", "show", "codes", check=0)
+    assert [(m["source"], m["target"]) for m in json.loads(r.stdout)["mapping"]
+            if "target" in m] == [("Code", "Customer.CustomerID"),
+                                  ("Code", "Customer.CustomerName"), ("Town", "Customer.City")]
+    r = mk(ws, "import", "codes", "--prepare", check=0)
+    assert "imported 2" in r.stdout
+    r = mk(ws, "--json", "erp", "list", "AR303000", check=0)
+    docs = [json.loads(x)["Customer"] for x in r.stdout.splitlines()]
+    assert [(d["CustomerID"], d["CustomerName"], d["City"]) for d in docs] == [
+        ("K-100", "K-100", "Oslo"), ("K-200", "K-200", "Bergen")]
+    # a target given twice is refused, nothing created
+    r = mk(ws, "scenario", "simplified", "bad", "--file", f, "--window", "AR303000",
+           "--map", "Code=Customer.CustomerID", "--map", "Town=Customer.CustomerID", check=2)
+    assert "Customer.CustomerID is mapped twice" in r.stderr
+    assert not (ws / "providers" / "bad.yaml").exists()
+
+
+UBL_DATA = SAMPLES.parents[1] / "tests" / "data" / "providers"
+
+
+def test_ubl_bill_lines_declared_then_more_lines(tmp_path, db_url):
+    """provider add -p detail_paths=cac:InvoiceLine on a one-line UBL bill; the next version
+    has three lines; both import into AP301000 through the supplier-invoice scenario."""
+    ws = tmp_path / "ws"
+    mk(ws, "init", "--db", db_url, check=0)
+    for name, file in (("accounts", "accounts.csv"), ("suppliers", "suppliers.csv")):
+        mk(ws, "provider", "add", name, SAMPLES / file, check=0)
+        (ws / "scenarios" / f"{name}.yaml").write_text((SCENARIOS / f"{name}.yaml").read_text())
+        mk(ws, "import", name, "--prepare", check=0)
+    r = mk(ws, "--json", "provider", "add", "bills", UBL_DATA / "ubl_bill_one_line.xml",
+           "-p", "detail_paths=cac:InvoiceLine", check=0)
+    assert "InvoiceLine.Item/Name" in json.loads(r.stdout)["columns"]
+    for vm in (SCENARIOS.parent / "valuemaps").glob("*.yaml"):
+        (ws / "valuemaps" / vm.name).write_text(vm.read_text())
+    (ws / "scenarios" / "bills.yaml").write_text(
+        (SCENARIOS / "supplier_invoices.yaml").read_text()
+        .replace("name: supplier_invoices", "name: bills")
+        .replace("provider: supplier_invoices", "provider: bills"))
+    r = mk(ws, "import", "bills", "--prepare", check=0)
+    assert "imported 1" in r.stdout
+    r = mk(ws, "provider", "upload", "bills", UBL_DATA / "ubl_bill_three_lines.xml", check=0)
+    assert "version 2 stored" in r.stdout
+    r = mk(ws, "--json", "prepare", "bills", check=0)
+    assert (json.loads(r.stdout)["lines"], json.loads(r.stdout)["records"]) == (3, 1)
+    r = mk(ws, "import", "bills", check=0)
+    assert "imported 1" in r.stdout
+    r = mk(ws, "--json", "erp", "list", "AP301000", check=0)
+    bills = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [(b["Document"]["SupplierRef"], b["Document"]["SupplierID"],
+             b["Document"]["Date"], b["Document"]["Description"]) for b in bills] == [
+        ("B-7001", "S001", "2024-04-02", "Bill B-7001"),
+        ("B-7002", "S002", "2024-04-02", "Bill B-7002")]
+    assert [[(ln["LineNbr"], ln["Description"], Decimal(ln["Quantity"]), ln["UOM"],
+              Decimal(ln["UnitCost"]), Decimal(ln["Amount"]), ln["AccountID"])
+             for ln in b["Line"]] for b in bills] == [
+        [(1, "Power, March", 1, "PCS", 3900, Decimal("3900.00"), "6800")],
+        [(1, "Copy paper A4 box", 10, "PCS", Decimal("31.5"), Decimal("315.00"), "4000"),
+         (2, "Printing paper & card", Decimal("2.5"), "KG", Decimal("4.2"), Decimal("10.50"),
+          "6800"),
+         (3, "Binding service", 4, "HOUR", 80, Decimal("320.00"), "6800")]]
+
+
+def test_repeated_element_upload_refused_then_update_schema(tmp_path):
+    ws = tmp_path / "ws"
+    mk(ws, "init", check=0)
+    mk(ws, "provider", "add", "orders", UBL_DATA / "order_one_line.xml", check=0)
+    r = mk(ws, "provider", "upload", "orders", UBL_DATA / "order_three_lines.xml", check=2)
+    assert "element Line repeats in this file" in r.stderr
+    assert "provider update-schema orders" in r.stderr and "-p detail_paths=Line" in r.stderr
+    r = mk(ws, "provider", "update-schema", "orders", UBL_DATA / "order_three_lines.xml",
+           check=0)
+    assert "added object 'Line'" in r.stdout
+    r = mk(ws, "--json", "provider", "show", "orders", check=0)
+    shown = json.loads(r.stdout)
+    assert shown["params"]["detail_paths"] == ["Line"]
+    assert [v["version"] for v in shown["versions"]] == [1, 2]
+    mk(ws, "provider", "upload", "orders", UBL_DATA / "order_one_line.xml", check=0)

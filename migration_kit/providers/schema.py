@@ -111,6 +111,31 @@ def schema_diff(old: Schema, new: Schema) -> list[str]:
     return out
 
 
+def keep_unseen_details(old: Schema, new: Schema) -> Schema:
+    """``new`` with the fields of ``old`` on the detail objects a file does not show (no
+    occurrence, so no fields): a list with no lines is not another structure."""
+    before = {o.name: o for o in old.objects}
+    for o in new.objects:
+        prev = before.get(o.name)
+        if not o.fields and o.parent and prev is not None and prev.fields:
+            o.fields = [FieldSchema.from_dict(f.to_dict()) for f in prev.fields]
+    return new
+
+
+def column_renames(old: Schema, new: Schema) -> dict[str, str]:
+    """{old column: new column} for the fields that read the same place of the file under
+    another column name, e.g. a flattened ``InvoiceLine/ID`` that became the detail field
+    ``InvoiceLine.ID`` (and ``ID`` that became ``Invoice.ID``)."""
+    def places(schema: Schema) -> dict[str, str]:
+        return {f"{o.path or o.name}/{f.path or f.name}": col
+                for col, (o, f) in zip(schema.columns(),
+                                       [(o, f) for o in schema.objects for f in o.fields])}
+
+    new_places = places(new)
+    return {col: new_places[k] for k, col in places(old).items()
+            if k in new_places and new_places[k] != col}
+
+
 def _diff_columns(obj: str, a: list[str], b: list[str]) -> list[str]:
     out: list[str] = []
     removed: list[tuple[int, str]] = []

@@ -3,7 +3,9 @@
 A provider is a named source: a type (csv, excel, xml), parameters, the schema it
 extracted, and the attached file with versions 1, 2, ... Each version is stored under a
 name the workspace chooses (never a user-supplied path) with its sha256, size, time and
-user. A new version whose schema differs from the provider's is refused with a diff.
+user. A new version whose schema differs from the provider's is refused with a diff, and so
+is one where an element the schema reads as plain fields repeats (XML: only its first
+occurrence would be read); a detail object absent from a file is not a difference.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ..errors import BadInputError, NotFoundError, SchemaMismatchError
 from ..workspace import Workspace, dump_yaml, load_yaml
 from .base import Schema
 from .registry import get_provider_type, type_for_file
-from .schema import check_size, schema_diff
+from .schema import check_size, column_renames, keep_unseen_details, schema_diff
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -196,13 +198,48 @@ def upload_version(ws: Workspace, name: str, file: str | Path | list[str | Path]
     if not file.is_file():
         raise NotFoundError(f"no file {file}")
     _, schema = _inspect(ws, file, prov.type, prov.params)
+    schema = keep_unseen_details(prov.schema, schema)
+    repeats = _flattened_repeats(prov, file)
     diff = schema_diff(prov.schema, schema)
+    if repeats:
+        raise SchemaMismatchError(_repeats_message(prov, file, repeats),
+                                  diff=[_repeat_line(prov, r, n) for r, n in repeats] + diff,
+                                  provider=name, repeated=[r for r, _ in repeats])
     if diff:
         raise SchemaMismatchError(
             f"{file.name}: its structure differs from provider {name!r}; the version was "
             "not added. Update the provider's schema first (`provider update-schema`)",
             diff=diff, provider=name)
     return _store_version(ws, prov, file, origin="upload")
+
+
+def _flattened_repeats(prov: Provider, file: Path) -> list[tuple[str, int]]:
+    """Elements that repeat in ``file`` but that ``prov`` reads as plain fields (XML)."""
+    find = getattr(prov.ptype, "flattened_repeats", None)
+    return find(file, prov.params) if find is not None else []
+
+
+def _repeat_line(prov: Provider, rel: str, n: int) -> str:
+    summary = prov.schema.objects[0].name if prov.schema.objects else "the record"
+    return (f"element '{rel}' repeats ({n} in one {summary}) but the schema reads it as "
+            f"fields of {summary}")
+
+
+def _repeats_message(prov: Provider, file: Path, repeats: list[tuple[str, int]]) -> str:
+    paths = ", ".join(r for r, _ in repeats)
+    what = f"element {paths} repeats" if len(repeats) == 1 else f"elements {paths} repeat"
+    summary = prov.schema.objects[0].name if prov.schema.objects else "the record"
+    declared = ",".join([*prov.params.get("detail_paths", []), *(r for r, _ in repeats)])
+    fix = (f"convert its scenario to a manual one (`scenario convert`) and run `provider "
+           f"update-schema {prov.name} FILE`, or create the simplified scenario again with "
+           f"`-p detail_paths={declared}`" if prov.simplified else
+           f"run `provider update-schema {prov.name} FILE` (detail objects from now on; the "
+           "provider's scenarios are moved to the new columns), or declare them when the "
+           f"provider is created: `-p detail_paths={declared}`")
+    return (f"{file.name}: {what} in this file, but provider {prov.name!r} reads "
+            f"{'it' if len(repeats) == 1 else 'them'} as plain fields of {summary} (its "
+            "schema saw one occurrence), so only the first occurrence would be read; the "
+            f"version was not added. To read every occurrence: {fix}")
 
 
 def update_schema(ws: Workspace, name: str, file: str | Path) -> tuple[list[str], list[str]]:
@@ -215,19 +252,29 @@ def update_schema(ws: Workspace, name: str, file: str | Path) -> tuple[list[str]
         raise BadInputError(f"provider {name!r} has several objects; to change their "
                             "structure, add a new provider with the new files")
     file = Path(file)
+    repeats = _flattened_repeats(prov, file)
+    if repeats:  # elements that repeat now become detail objects, and stay ones
+        prov.params = {**prov.params, "detail_paths": [*prov.params.get("detail_paths", []),
+                                                       *(r for r, _ in repeats)]}
     _, schema = _inspect(ws, file, prov.type, prov.params)
+    schema = keep_unseen_details(prov.schema, schema)
     diff = schema_diff(prov.schema, schema)
-    # keep the user's type overrides on fields that still exist
-    old = {(o.name, f.name): f for o in prov.schema.objects for f in o.fields}
-    for o in schema.objects:
-        for f in o.fields:
-            prev = old.get((o.name, f.name))
-            if prev is not None and prev.type_overridden:
-                f.type, f.type_overridden = prev.type, True
+    renames = column_renames(prov.schema, schema)
+    # keep the user's type overrides on fields that still exist (also when they moved)
+    old = dict(zip(prov.schema.columns(), prov.schema.fields()))
+    was = {n: o for o, n in renames.items()}
+    for col, f in zip(schema.columns(), schema.fields()):
+        prev = old.get(was.get(col, col))
+        if prev is not None and prev.type_overridden:
+            f.type, f.type_overridden = prev.type, True
     prov.schema = schema
     _store_version(ws, prov, file, origin="upload", write_definition=True)
-    from ..scenarios.model import broken_scenarios  # scenarios sit above providers
+    # scenarios sit above providers
+    from ..scenarios.model import broken_scenarios, rename_provider_fields
 
+    moved = rename_provider_fields(ws, name, renames)
+    diff += [f"scenario {sc}: {n} field reference(s) moved to the new columns"
+             for sc, n in moved.items()]
     return diff, broken_scenarios(ws, name)
 
 

@@ -2,7 +2,11 @@
 
 A provider has one summary object (the *record*, e.g. ``/Invoices/Invoice``, or the root itself
 for a single-document file such as one UBL ``Invoice``) and optional detail objects (repeated
-child elements of the record with children of their own, e.g. ``cac:InvoiceLine``). Fields are
+child elements of the record with children of their own, e.g. ``cac:InvoiceLine``). With
+``detail_paths: auto`` the detail objects are the record's children that repeat in the file,
+and the UBL lines (``cac:InvoiceLine``, ``cac:CreditNoteLine``, ... ) even when a file has one;
+``detail_paths`` may also name them (a list, or one string of comma-separated paths), and
+a declared detail object stays one in a file with a single occurrence or none. Fields are
 the leaf elements (nested paths flattened, ``Party/PartyName/Name``) and attributes
 (``InvoicedQuantity@unitCode``, ``@id`` for the record's own).
 
@@ -25,7 +29,7 @@ from typing import Any
 
 from lxml import etree
 
-from migration_kit.errors import Location, SourceError
+from migration_kit.errors import BadInputError, Location, SourceError
 
 from .base import (
     Batch,
@@ -54,6 +58,21 @@ DETECT_ELEMENTS = 200_000
 _DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _ROOT_START = re.compile(r"<[^?!/\s]")
 _DECL_ENC = re.compile(r"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+# UBL's aggregate components: its ``...Line`` elements (InvoiceLine, CreditNoteLine, OrderLine,
+# ...) are lists by the standard, so they are detail objects even when a file has only one.
+UBL_CAC = "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2"
+
+
+def detail_list(value: Any) -> str | list[str]:
+    """The ``detail_paths`` parameter as ``"auto"`` or a list of paths; a string other than
+    ``auto`` is one path or several separated by commas (``-p detail_paths=cac:InvoiceLine``)."""
+    if value is None or value == "auto":
+        return "auto"
+    if isinstance(value, str):
+        return [s.strip() for s in value.split(",") if s.strip()]
+    if isinstance(value, list | tuple) and all(isinstance(v, str) for v in value):
+        return [v.strip() for v in value if v.strip()]
+    raise BadInputError(f"detail_paths must be 'auto', a path, or a list of paths; got {value!r}")
 
 
 class XmlType:
@@ -83,22 +102,40 @@ class XmlType:
             rec = _find_record(stats)
             p["record_path"] = "/" + "/".join(rec)
         rec_steps = tuple(_steps(p["record_path"]))
-        if p["detail_paths"] == "auto":
+        declared = detail_list(p["detail_paths"])
+        if declared == "auto":
             p["detail_paths"] = ["/".join(k[len(rec_steps):]) for k, s in stats.items()
                                  if len(k) == len(rec_steps) + 1 and k[:-1] == rec_steps
-                                 and s.max_siblings >= 2 and s.has_children]
+                                 and s.has_children
+                                 and (s.max_siblings >= 2 or _ubl_line(k[-1], ns))]
         else:
-            p["detail_paths"] = [_relative(d, p["record_path"]) for d in p["detail_paths"]]
+            p["detail_paths"] = [_relative(d, p["record_path"]) for d in declared]
         return p
 
     def _params(self, path: Path, params: dict) -> dict:
         p = {**DEFAULTS, **(params or {})}
-        if "auto" in (p["record_path"], p["detail_paths"], p["encoding"]) \
-                or p["namespaces"] is None:
+        declared = detail_list(p["detail_paths"])
+        if "auto" in (p["record_path"], declared, p["encoding"]) or p["namespaces"] is None:
             return self.detect(path, params)
+        p["detail_paths"] = [_relative(d, p["record_path"]) for d in declared]
         check_size(path, p["max_bytes"])
         _prescan(path, display_name(path))
         return p
+
+    def flattened_repeats(self, path: Path, params: dict) -> list[tuple[str, int]]:
+        """Children of the record that repeat in this file (with children of their own) but
+        are not detail objects under ``params``: read as summary fields, only their first
+        occurrence would be read. ``[(path relative to the record, most in one record)]``."""
+        path = Path(path)
+        p = self._params(path, params)
+        ns = _Ns(p["namespaces"])
+        stats = _scan_structure(path, display_name(path), ns, p["max_depth"])
+        rec = tuple(_steps(p["record_path"]))
+        covered = {tuple(_steps(d))[:k] for d in p["detail_paths"]
+                   for k in range(1, len(_steps(d)) + 1)}
+        return [("/".join(k[len(rec):]), st.max_siblings) for k, st in stats.items()
+                if len(k) == len(rec) + 1 and k[:-1] == rec and st.has_children
+                and st.max_siblings >= 2 and k[len(rec):] not in covered]
 
     # -- reading ----------------------------------------------------------------------------
     def read_schema(self, path: Path, params: dict, sample_rows: int = 1000) -> Schema:
@@ -292,6 +329,12 @@ class _Ns:
 
 def _steps(path: str) -> list[str]:
     return [s for s in path.split("/") if s]
+
+
+def _ubl_line(step: str, ns: _Ns) -> bool:
+    """A UBL line element (``cac:InvoiceLine``, ``cac:OrderLine``, ...)."""
+    pfx, _, local = step.rpartition(":")
+    return ns.p2u.get(pfx) == UBL_CAC and local.endswith("Line")
 
 
 def _local(step: str) -> str:

@@ -9,6 +9,7 @@ and provider schemas and reports every problem with its line.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -324,6 +325,47 @@ def check_objects(sc: Scenario, prov: Provider) -> list[str]:
 
 def _value_maps(ws: Workspace) -> list[str]:
     return [p.stem for p in sorted(ws.path("valuemaps").glob("*.yaml"))]
+
+
+_FIELD_REF = re.compile(r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|\[([^\]]*)\]""")
+
+
+def rename_provider_fields(ws: Workspace, provider: str, renames: dict[str, str]
+                           ) -> dict[str, int]:
+    """Point the scenarios of ``provider`` at renamed provider columns ({old: new}, e.g. after
+    a schema update made ``InvoiceLine/ID`` the detail field ``InvoiceLine.ID``): import
+    sources, ``[Field]`` references in formulas and source restrictions; export targets.
+    Returns {scenario: references changed} for the scenarios saved."""
+    if not renames:
+        return {}
+
+    def refs(text: str) -> str:
+        return _FIELD_REF.sub(lambda m: m.group(0) if m.group(1) is None else
+                              f"[{renames.get(m.group(1), m.group(1))}]", text)
+
+    out: dict[str, int] = {}
+    for sc in list_scenarios(ws):
+        if sc.provider != provider:
+            continue
+        n = 0
+        for m in sc.mapping:
+            if sc.kind == "export":
+                if m.target in renames:
+                    m.target, n = renames[m.target], n + 1
+            elif m.is_formula:
+                new = refs(m.source)
+                if new != m.source:
+                    m.source, n = new, n + 1
+            elif m.source in renames:
+                m.source, n = renames[m.source], n + 1
+        if sc.kind == "import":
+            for r in sc.restrictions:
+                if r.field in renames:
+                    r.field, n = renames[r.field], n + 1
+        if n:
+            save_scenario(ws, sc, check=False)
+            out[sc.name] = n
+    return out
 
 
 def broken_scenarios(ws: Workspace, provider: str) -> list[str]:

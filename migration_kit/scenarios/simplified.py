@@ -7,6 +7,7 @@ cannot be edited as a manual one until it is converted (a one-way step).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -83,19 +84,40 @@ def suggest_mapping(ws: Workspace, window: WindowDef, source_fields: list[str],
     return out
 
 
+Pairs = list[tuple[str, str]]
+
+
+def mapping_pairs(mapping: Mapping[str, str] | Iterable[tuple[str, str]]) -> Pairs:
+    """The mapping of a simplified scenario as (source, target) lines.
+
+    A list of pairs lets one source feed several targets (``Code`` -> ``CustomerID`` and
+    ``Code`` -> ``CustomerName``); a dict {source: target} is still accepted.
+    """
+    items = mapping.items() if isinstance(mapping, Mapping) else mapping
+    pairs = []
+    for item in items:
+        if isinstance(item, str) or len(item) != 2:
+            raise BadInputError(f"mapping line {item!r}: expected a (source, target) pair")
+        src, target = item
+        pairs.append((str(src), str(target)))
+    return pairs
+
+
 def create_simplified(ws: Workspace, name: str, file: str | Path, window_id: str,
-                      mapping: dict[str, str] | list[tuple[str, str]],
+                      mapping: Pairs | Mapping[str, str],
                       keys: list[str] | None = None, *, params: dict[str, Any] | None = None,
                       options: dict[str, Any] | None = None) -> Scenario:
     """Create the provider and a simplified import scenario in one step.
 
-    ``mapping`` is {source field: target Object.Field}; ``keys`` are summary targets.
+    ``mapping`` is a list of (source field or formula, target ``Object.Field``) pairs: a
+    source may be used for several targets, a target only once (a dict {source: target} is
+    accepted too). ``keys`` are summary targets.
     """
     window = ws.windows.get(window_id)
     ws.require(window.id, "edit")
     if scenario_path(ws, name).exists():
         raise BadInputError(f"scenario {name!r} exists already")
-    pairs = list(mapping.items()) if isinstance(mapping, dict) else list(mapping)
+    pairs = mapping_pairs(mapping)
     problems = _check_pairs(window, pairs, keys or [])
     if problems:
         raise ScenarioError(f"simplified scenario {name!r} cannot be created",
@@ -119,7 +141,7 @@ def create_simplified(ws: Workspace, name: str, file: str | Path, window_id: str
     return sc
 
 
-def _check_pairs(window: WindowDef, pairs: list[tuple[str, str]], keys: list[str]) -> list[str]:
+def _check_pairs(window: WindowDef, pairs: Pairs, keys: list[str]) -> list[str]:
     problems = []
     fields = {f"{o}.{f.name}": f for o, f in window.all_fields()}
     seen = set()
@@ -127,7 +149,8 @@ def _check_pairs(window: WindowDef, pairs: list[tuple[str, str]], keys: list[str
         if target not in fields:
             problems.append(f"{src} -> {target}: {window.id} has no field {target}")
         elif target in seen:
-            problems.append(f"{target} is mapped twice")
+            problems.append(f"{target} is mapped twice (a target takes one source; a "
+                            "source may feed several targets)")
         seen.add(target)
         if target.lower().startswith(("action", "@")):
             problems.append(f"{target}: simplified scenarios cannot add actions or commands")
@@ -142,7 +165,7 @@ def _check_pairs(window: WindowDef, pairs: list[tuple[str, str]], keys: list[str
     return problems
 
 
-def _ordered(window: WindowDef, pairs: list[tuple[str, str]]) -> list[MappingLine]:
+def _ordered(window: WindowDef, pairs: Pairs) -> list[MappingLine]:
     """Mapping lines in the window's order (summary first), then the Save action."""
     order = {f"{o}.{f.name}": i for i, (o, f) in enumerate(window.all_fields())}
     lines = [MappingLine(target=t, source=s) for s, t in sorted(pairs, key=lambda p:
@@ -150,15 +173,16 @@ def _ordered(window: WindowDef, pairs: list[tuple[str, str]]) -> list[MappingLin
     return lines + [MappingLine(action="Save")]
 
 
-def update_simplified(ws: Workspace, name: str, mapping: dict[str, str],
+def update_simplified(ws: Workspace, name: str, mapping: Pairs | Mapping[str, str],
                       keys: list[str] | None = None) -> Scenario:
-    """Change the mapping of a simplified scenario (its only allowed edit)."""
+    """Change the mapping of a simplified scenario (its only allowed edit); ``mapping`` as
+    for :func:`create_simplified`."""
     sc = load_scenario(ws, name, check=False)
     if not sc.simplified:
         raise BadInputError(f"scenario {name!r} is a manual scenario; edit its YAML instead")
     window = ws.windows.get(sc.window)
     ws.require(window.id, "edit")
-    pairs = list(mapping.items())
+    pairs = mapping_pairs(mapping)
     problems = _check_pairs(window, pairs, keys or [])
     if problems:
         raise ScenarioError(f"simplified scenario {name!r} cannot be changed",

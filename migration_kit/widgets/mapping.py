@@ -1,9 +1,10 @@
 """The mapping of a simplified scenario: one row per target field of the window.
 
-Each row has a source dropdown (pre-filled by :func:`api.suggest_mapping`), a box for a
-constant or a formula (``=...``) with a live preview on the first rows of the file, and a
-Key checkbox on the fields of the summary object. Save creates the scenario and its
-provider, or saves the new mapping of an existing one.
+Each row has a source dropdown (pre-filled by :func:`api.suggest_mapping`; one source
+field may be picked on several rows, e.g. a ``Code`` column for both the ID and the name),
+a box for a constant or a formula (``=...``) with a live preview on the first rows of the
+file, and a Key checkbox on the fields of the summary object. Save creates the scenario and
+its provider, or saves the new mapping of an existing one.
 """
 
 from __future__ import annotations
@@ -119,17 +120,10 @@ class MappingWidget(W.VBox):
         row.preview.value = ("<code>" + " | ".join(html.escape("" if v is None else str(v))
                                                    for v in values) + "</code>")
 
-    def mapping(self) -> dict[str, str]:
-        """{source field or formula: target field}; a source used twice becomes ``=[Field]``."""
-        out: dict[str, str] = {}
-        for r in self.rows:
-            src = r.source_text
-            if src is None:
-                continue
-            if src in out:
-                src = f"=[{src}]" if not src.startswith("=") else src + " "
-            out[src] = r.target
-        return out
+    def mapping(self) -> list[tuple[str, str]]:
+        """(source field or formula, target field) for each mapped row, in the window's
+        order; the same source may be picked on several rows (one column, several fields)."""
+        return [(r.source_text, r.target) for r in self.rows if r.source_text is not None]
 
     def key_fields(self) -> list[str]:
         return [r.target for r in self.rows if r.key.value]

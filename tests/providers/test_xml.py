@@ -7,7 +7,7 @@ import tracemalloc
 import pytest
 from lxml import etree
 
-from migration_kit.errors import SourceError
+from migration_kit.errors import BadInputError, SourceError
 from migration_kit.providers import FieldSchema, ObjectSchema, Schema
 from migration_kit.providers import xml as xmlmod
 
@@ -93,6 +93,56 @@ def test_explicit_paths(xml_type, sample):
               "detail_paths": ["/Invoices/Invoice/cac:InvoiceLine"]}
     p = xml_type.detect(sample("invoices.xml"), params)
     assert p["detail_paths"] == ["cac:InvoiceLine"]
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("cac:InvoiceLine", ["cac:InvoiceLine"]),  # -p detail_paths=cac:InvoiceLine
+    ("cac:InvoiceLine, cac:AllowanceCharge", ["cac:InvoiceLine", "cac:AllowanceCharge"]),
+    (["/Invoice/cac:InvoiceLine"], ["cac:InvoiceLine"]), ("", []), ("auto", ["cac:InvoiceLine"])])
+def test_detail_paths_as_text_or_list(xml_type, sample, value, expected):
+    p = xml_type.detect(sample("ubl_bill_one_line.xml"), {"detail_paths": value})
+    assert p["detail_paths"] == expected
+
+
+def test_declared_detail_with_one_line_then_three(xml_type, sample):
+    """A detail object declared up front stays one on a file with a single line."""
+    p, schema, rows, _, _ = read_all(xml_type, sample("order_one_line.xml"),
+                                     {"detail_paths": "Line"})
+    assert p["detail_paths"] == ["Line"]
+    assert [o.name for o in schema.objects] == ["Order", "Line"]
+    assert schema.columns() == ["Order.No", "Order.Date", "Order.Total", "Line.Item", "Line.Qty"]
+    assert rows == [("O-1", "2024-04-02", "1", "FISH-01", "2")]
+    three = sample("order_three_lines.xml")
+    assert xml_type.read_schema(three, p).columns() == schema.columns()
+    rows = [r for b in xml_type.read_batches(three, p, schema) for r in b.rows]
+    assert [(r[0], r[3], r[4]) for r in rows] == [("O-2", "FISH-01", "1"), ("O-2", "FISH-02", "3"),
+                                                  ("O-2", "SERV-01", "1.5")]
+    assert xml_type.flattened_repeats(three, p) == []
+
+
+def test_undeclared_single_line_is_flattened_and_its_repeat_found(xml_type, sample):
+    p = xml_type.detect(sample("order_one_line.xml"), {})
+    assert p["detail_paths"] == []  # seen once and not a UBL line: plain fields
+    assert "Line/Item" in xml_type.read_schema(sample("order_one_line.xml"), p).columns()
+    assert xml_type.flattened_repeats(sample("order_one_line.xml"), p) == []
+    assert xml_type.flattened_repeats(sample("order_three_lines.xml"), p) == [("Line", 3)]
+
+
+def test_ubl_line_seen_once_is_a_detail_object(xml_type, sample, tmp_path):
+    p, schema, rows, _, _ = read_all(xml_type, sample("ubl_bill_one_line.xml"))
+    assert p["detail_paths"] == ["cac:InvoiceLine"]
+    assert [o.name for o in schema.objects] == ["Invoice", "InvoiceLine"]
+    assert len(rows) == 1 and rows[0][schema.columns().index("InvoiceLine.Item/Name")] == \
+        "Power, March"
+    # a non-UBL namespace with the same names: only a repeat makes it a detail object
+    other = tmp_path / "other.xml"
+    other.write_text(sample("ubl_bill_one_line.xml").read_text().replace(CAC, "urn:x:cac"))
+    assert xml_type.detect(other, {})["detail_paths"] == []
+
+
+def test_bad_detail_paths_value(xml_type, sample):
+    with pytest.raises(BadInputError, match="detail_paths"):
+        xml_type.detect(sample("order_one_line.xml"), {"detail_paths": 3})
 
 
 @pytest.mark.parametrize("name, line", [("xxe.xml", 2), ("billion_laughs.xml", 2),

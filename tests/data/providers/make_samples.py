@@ -212,7 +212,43 @@ def _ubl_body(inv: str, customer: str, lines: list[tuple[str, str, str, str]], i
     return "\n".join(out)
 
 
+def _ubl_bill(ref: str, supplier: str, lines: list[tuple[str, str, str, str, str]]) -> str:
+    """One UBL supplier invoice as its own file (the root is the record), shaped like
+    templates/samples/supplier_invoices.xml: lines of (quantity, unit, account, item, price)."""
+    out = ['<?xml version="1.0" encoding="UTF-8"?>', f"<Invoice {UBL_NS}>",
+           f"  <cbc:ID>{ref}</cbc:ID>", "  <cbc:IssueDate>2024-04-02</cbc:IssueDate>",
+           "  <cbc:DueDate>2024-05-02</cbc:DueDate>", f"  <cbc:Note>Bill {ref}</cbc:Note>",
+           "  <cac:AccountingSupplierParty><cac:Party><cac:PartyIdentification>"
+           f"<cbc:ID>{supplier}</cbc:ID></cac:PartyIdentification></cac:Party>"
+           "</cac:AccountingSupplierParty>"]
+    for k, (qty, unit, account, item, price) in enumerate(lines, start=1):
+        out += ["  <cac:InvoiceLine>", f"    <cbc:ID>{k}</cbc:ID>",
+                f'    <cbc:InvoicedQuantity unitCode="{unit}">{qty}</cbc:InvoicedQuantity>',
+                f"    <cbc:AccountingCost>{account}</cbc:AccountingCost>",
+                f"    <cac:Item><cbc:Name>{item}</cbc:Name></cac:Item>",
+                f"    <cac:Price><cbc:PriceAmount>{price}</cbc:PriceAmount></cac:Price>",
+                "  </cac:InvoiceLine>"]
+    return "\n".join(out + ["</Invoice>", ""])
+
+
+def _order(no: str, lines: list[tuple[str, str]]) -> str:
+    """An order without namespaces; its Line elements are not UBL lines."""
+    body = "".join(f"  <Line><Item>{item}</Item><Qty>{qty}</Qty></Line>\n" for item, qty in lines)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<Order>\n  <No>{no}</No>\n'
+            f"  <Date>2024-04-02</Date>\n{body}  <Total>{len(lines)}</Total>\n</Order>\n")
+
+
 def xml_files() -> None:
+    # one UBL bill with a single line, then one with three: versions of the same provider
+    w("ubl_bill_one_line.xml", _ubl_bill("B-7001", "S001", [
+        ("1", "C62", "6800", "Power, March", "3900.00")]))
+    w("ubl_bill_three_lines.xml", _ubl_bill("B-7002", "S002", [
+        ("10", "C62", "4000", "Copy paper A4 box", "31.50"),
+        ("2.5", "KGM", "6800", "Printing paper &amp; card", "4.20"),
+        ("4", "HUR", "6800", "Binding service", "80.00")]))
+    w("order_one_line.xml", _order("O-1", [("FISH-01", "2")]))
+    w("order_three_lines.xml", _order("O-2", [("FISH-01", "1"), ("FISH-02", "3"),
+                                              ("SERV-01", "1.5")]))
     w("ubl_invoice.xml",
       '<?xml version="1.0" encoding="UTF-8"?>\n'
       f"<Invoice {UBL_NS}>\n"
