@@ -191,3 +191,15 @@ def test_csv_pair_from_the_command_line(tmp_path, db_url):
     assert got == expected(orders, details)
     r = mk(ws, "provider", "upload", "orders", d, "--object", "order_details", check=0)
     assert "version 2" in r.stdout
+    # every sheet of a workbook, from the command line
+    wb = openpyxl.Workbook()
+    wb.active.title = "Orders"
+    wb.active.append(ORDER_FIELDS)
+    wb.create_sheet("Details").append(DETAIL_FIELDS)
+    for r_ in orders:
+        wb["Orders"].append(r_)
+    for r_ in details:
+        wb["Details"].append([r_[0], r_[1], float(r_[2]), r_[3], r_[4]])
+    wb.save(tmp_path / "book.xlsx")
+    r = mk(ws, "provider", "add", "book", tmp_path / "book.xlsx", "-p", "sheets=all", check=0)
+    assert "2 objects: Orders, Details" in r.stdout

@@ -138,3 +138,47 @@ def test_two_scenarios_started_together_on_postgres(tmp_path, request):
         c = api.counts(ws, name)
         assert c["processed"] == c["records"] and c["todo"] == 0
     ws.dispose()
+
+
+def test_four_imports_and_an_editor_at_once_on_postgres(tmp_path, request):
+    """Four scenarios import at the same instant on PostgreSQL while a user edits the
+    prepared data of a fifth, and tries to edit one of the four: no deadlock, no lost
+    update, and every refusal is a clear LockedError naming the holder."""
+    server = request.getfixturevalue("pg_server")
+    url = server.create_database("t_four")
+    ws = master_workspace(tmp_path / "ws", url)
+    counts = {}
+    for i, name in enumerate(("a", "b", "c", "d", "e")):
+        f = tmp_path / f"{name}.csv"
+        counts[name] = make_invoices(f, 800, seed=10 + i, prefix=f"IN{name.upper()}-")
+        invoice_scenario(ws, name, f, batch_size=20)
+        api.prepare(ws, name, progress=False)
+    ws.dispose()
+    procs = [start_cli(ws.root, "import", name) for name in ("a", "b", "c", "d")]
+    refused = edits = 0
+    try:
+        while any(p.poll() is None for p in procs):
+            # the fifth scenario's prepared data: every edit lands
+            api.set_value(ws, "e", 1 + edits % 50, "Customer", "C002")
+            edits += 1
+            # one of the running four: refused at once, naming who holds it
+            try:
+                api.set_active(ws, "a", 1, True)
+            except LockedError as e:
+                assert "scenario 'a' is being run (admin: import, pid" in str(e)
+                refused += 1
+    finally:
+        results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
+    for out, err, rc in results:
+        assert rc == 0, out + err
+    assert refused >= 1 and edits >= 1
+    docs = [d["Document"]["ReferenceNbr"] for d in api.list_documents(ws, "AR301000")]
+    assert len(docs) == len(set(docs)) == sum(counts[n] for n in "abcd")  # none doubled
+    for name in ("a", "b", "c", "d"):
+        c = api.counts(ws, name)
+        assert c["processed"] == c["records"] == counts[name] and c["todo"] == 0
+        assert len([d for d in docs if d.startswith(f"IN{name.upper()}-")]) == counts[name]
+    # no lost update: the fifth scenario holds every edit
+    lines = {ln.line: ln.values["Customer"] for ln in api.lines(ws, "e", limit=50)}
+    assert all(lines[n] == "C002" for n in range(1, min(edits, 50) + 1))
+    ws.dispose()
