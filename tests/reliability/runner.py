@@ -14,6 +14,10 @@ sends. ``MK_TEST_HOOK`` is ``ACTION:POINT:N[:DELAY]``:
 - ``kill:progress:N`` at the Nth progress update (import: between batches, after a commit;
                       prepare: inside its transaction)
 - ``kill:rows:N``     after N rows were handed to a provider's writer (a half-written file)
+- ``kill:bulk:N``     inside a bulk write (prepared lines, ERP documents and lines: SQLite's
+                      ``executemany``, PostgreSQL's ``COPY``): SQLite at the Nth progress
+                      callback of the database engine (every 50 VM steps) during the
+                      write, PostgreSQL at the Nth row sent to ``COPY``
 - ``kill:time:S``     S seconds after the CLI starts
 - ``pause:progress:N`` at the Nth progress update print ``MK-PAUSED`` and wait, holding
                       whatever the run holds, until killed or until the file named by
@@ -50,6 +54,8 @@ class _State:
     stmts = 0
     commits = 0
     progress = 0
+    in_bulk = False
+    bulk = 0
 
 
 def install(hook: str) -> None:
@@ -91,6 +97,17 @@ def install(hook: str) -> None:
                 if st.stmts >= limit:
                     _die()
 
+        if point == "bulk" and engine.dialect.name == "sqlite":
+            @event.listens_for(engine, "connect")
+            def _vm(dbapi_conn, _record):
+                def step() -> int:
+                    if st.in_bulk:
+                        st.bulk += 1
+                        if st.bulk >= limit:
+                            _die()
+                    return 0
+                dbapi_conn.set_progress_handler(step, 50)
+
         @event.listens_for(engine, "commit")
         def _commit(*_a, **_kw):
             if st.started and point == "commit":
@@ -124,6 +141,31 @@ def install(hook: str) -> None:
 
     for mod in (import_mod, prepare_mod, export_mod):
         mod.progress_bar = lambda *a, **kw: Bar()
+    if point == "bulk":
+        import psycopg
+
+        import migration_kit.engine.join as join_mod
+        import migration_kit.erp.store as store_mod
+
+        bulk_insert = store_mod.bulk_insert
+
+        def bulk(*a, **kw):
+            st.in_bulk = st.started
+            try:
+                return bulk_insert(*a, **kw)
+            finally:
+                st.in_bulk = False
+        for mod in (store_mod, prepare_mod, export_mod, join_mod):
+            mod.bulk_insert = bulk
+        write_row = psycopg.Copy.write_row
+
+        def counted_row(self, row):
+            if st.in_bulk:
+                st.bulk += 1
+                if st.bulk >= limit:
+                    _die()
+            return write_row(self, row)
+        psycopg.Copy.write_row = counted_row
 
     if point == "rows":
         for type_name in ("csv", "excel", "xml"):

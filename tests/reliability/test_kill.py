@@ -56,6 +56,7 @@ IMPORT_KILLS = {
     "commit": lambda r: f"kill:commit:{r.randint(1, 4)}",          # just before a commit
     "during-commit": lambda r: f"kill:commit:{r.randint(2, 4)}:{r.uniform(0, 0.004):.4f}",
     "between": lambda r: f"kill:progress:{r.randint(1, 3)}",       # between batches
+    "bulk": lambda r: f"kill:bulk:{r.randint(1, 400)}",            # inside executemany/COPY
     "time": lambda r: f"kill:time:{r.uniform(0.3, 1.2):.3f}",      # anywhere
 }
 
@@ -121,12 +122,13 @@ PREPARE_KILLS = {
     "commit": lambda r: "kill:commit:1",                            # just before its commit
     "during-commit": lambda r: f"kill:commit:1:{r.uniform(0, 0.004):.4f}",
     "reading": lambda r: "kill:progress:1",                         # while reading the file
+    "bulk": lambda r: f"kill:bulk:{r.randint(1, 2000)}",           # inside executemany/COPY
     "time": lambda r: f"kill:time:{r.uniform(0.3, 1.0):.3f}",
 }
 PREPARED = ("mk_prepared_record", "mk_prepared_line", "mk_scenario_state")
 
 
-def test_prepare_killed_leaves_old_or_new(tmp_path, db_url):
+def test_prepare_killed_leaves_old_or_new(tmp_path, db_url, request):
     rng = random.Random(f"{SEED}-prepare-{db_kind(db_url)}")
     v1, v2 = tmp_path / "v1.csv", tmp_path / "v2.csv"
     make_invoices(v1, LINES, seed=1)
@@ -149,6 +151,16 @@ def test_prepare_killed_leaves_old_or_new(tmp_path, db_url):
     new = seen[-1]
     assert new != old
     assert set(seen) <= {old, new}, "a killed prepare left half-prepared data"
+    # and the new is what a clean prepare of the same versions gives
+    ref = master_workspace(tmp_path / "ref", new_db_url(db_kind(db_url), tmp_path, request))
+    invoice_scenario(ref, "inv", v1, batch_size=BATCH)
+    api.prepare(ref, "inv", progress=False)
+    api.upload_version(ref, "inv", v2)
+    api.prepare(ref, "inv", progress=False)
+    clean = digest(dump_tables(ref, PREPARED,
+                               skip_columns={"mk_scenario_state": {"prepared_at"}}))
+    ref.dispose()
+    assert new == clean, "a prepare run after kills differs from a clean prepare"
     c = api.counts(ws, "inv")
     assert c["lines"] == LINES + 500 and c["processed"] == 0
     ws.dispose()
