@@ -26,15 +26,20 @@ def mk(ws, *args, user=None, check=None):
     return res
 
 
-def master_and_bad_invoices(ws) -> None:
-    """Master data imported through the CLI, and the simplified scenario 'inv' for the
-    sample invoice file with an unknown customer on INV-1003."""
+def cli_master(ws) -> None:
+    """Accounts, customers and stock items imported through the CLI."""
     for name, file in (("accounts", "accounts.csv"), ("customers", "customers.csv"),
                        ("stock_items", "stock_items.xlsx")):
         mk(ws, "provider", "add", name, SAMPLES / file, check=0)
         (ws / "scenarios" / f"{name}.yaml").write_text(
             (SCENARIOS / f"{name}.yaml").read_text())
         mk(ws, "import", name, "--prepare", check=0)
+
+
+def master_and_bad_invoices(ws) -> None:
+    """Master data imported through the CLI, and the simplified scenario 'inv' for the
+    sample invoice file with an unknown customer on INV-1003."""
+    cli_master(ws)
     maps = [a for s, t in INVOICE_MAP.items() for a in ("--map", f"{s}={t}")]
     mk(ws, "scenario", "simplified", "inv", "--file", SAMPLES / "sales_invoices_bad.csv",
        "--window", "AR301000", *maps, "--key", "Document.ReferenceNbr", check=0)

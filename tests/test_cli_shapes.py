@@ -10,20 +10,15 @@ import pytest
 import yaml
 
 from .engine.shapes import erp_documents, expected_documents, invoice_rows, write_csv
-from .helpers import INVOICE_MAP, SAMPLES, SCENARIOS
-from .test_cli import mk
+from .helpers import INVOICE_MAP
+from .test_cli import cli_master, mk
 
 
 @pytest.fixture
 def cli_ws(tmp_path, db_url):
     ws = tmp_path / "ws"
     mk(ws, "init", "--db", db_url, check=0)
-    for name, file in (("accounts", "accounts.csv"), ("customers", "customers.csv"),
-                       ("stock_items", "stock_items.xlsx")):
-        mk(ws, "provider", "add", name, SAMPLES / file, check=0)
-        (ws / "scenarios" / f"{name}.yaml").write_text(
-            (SCENARIOS / f"{name}.yaml").read_text())
-        mk(ws, "import", name, "--prepare", check=0)
+    cli_master(ws)
     return ws
 
 

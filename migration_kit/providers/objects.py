@@ -10,7 +10,6 @@ Every new file is checked against its object's schema, as for one-object provide
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import shutil
@@ -19,9 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
-
-from .. import db
 from ..errors import BadInputError, NotFoundError, SchemaMismatchError
 from ..workspace import Workspace
 from .base import Batch, ObjectSchema, Schema
@@ -37,6 +33,7 @@ from .versions import (
     latest_version,
     load_provider,
     provider_path,
+    register_version,
     save_provider,
 )
 
@@ -202,14 +199,8 @@ def _store_folder(ws: Workspace, prov: Provider, new: dict[str, Path], previous:
     shown = ", ".join(_display_name(f) for f in new.values())
     try:
         with ws.transaction() as conn:
-            last = conn.execute(select(func.max(db.file_version.c.version))
-                                .where(db.file_version.c.provider == prov.name)).scalar() or 0
-            version = last + 1
-            stored = f"v{version:04d}"
-            now = dt.datetime.now().replace(microsecond=0)
-            conn.execute(insert(db.file_version).values(
-                provider=prov.name, version=version, stored_name=stored, original_name=shown,
-                sha256=h.hexdigest(), size=size, created=now, user=ws.user, origin="upload"))
+            version, stored, now = register_version(conn, ws, prov, "", shown, h.hexdigest(),
+                                                    size, "upload")
             tmp = folder / f".{stored}.tmp"
             if tmp.exists():
                 shutil.rmtree(tmp)
@@ -223,9 +214,8 @@ def _store_folder(ws: Workspace, prov: Provider, new: dict[str, Path], previous:
     except BaseException:
         if target is not None and target.exists():
             shutil.rmtree(target)
-        tmp = folder / f".v{(locals().get('version') or 0):04d}.tmp"
-        if tmp.exists():
-            shutil.rmtree(tmp)
+        for tmp in folder.glob(".v*.tmp"):
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     return FileVersion(prov.name, version, target, shown, h.hexdigest(), size, now, ws.user,
                        "upload")

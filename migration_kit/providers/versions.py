@@ -305,6 +305,23 @@ def _display_name(file: Path) -> str:
     return re.sub(r"[^\w.\- ]", "_", Path(str(file)).name)[:200]
 
 
+def register_version(conn, ws: Workspace, prov: Provider, suffix: str,
+                     original_name: str | None, sha: str, size: int, origin: str) -> tuple[int, str, dt.datetime]:
+    """The row of version N+1 (in the caller's transaction); returns (N+1, stored name,
+    time). The stored name is the workspace's choice: ``vNNNN`` plus ``suffix`` (it is
+    also the shown name when ``original_name`` is None)."""
+    last = conn.execute(select(func.max(db.file_version.c.version))
+                        .where(db.file_version.c.provider == prov.name)).scalar() or 0
+    version = last + 1
+    stored = f"v{version:04d}{suffix}"
+    now = dt.datetime.now().replace(microsecond=0)
+    conn.execute(insert(db.file_version).values(
+        provider=prov.name, version=version, stored_name=stored,
+        original_name=original_name or stored,
+        sha256=sha, size=size, created=now, user=ws.user, origin=origin))
+    return version, stored, now
+
+
 def _store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
                    write_definition: bool = False) -> FileVersion:
     sha, size = _sha256(file)
@@ -313,15 +330,8 @@ def _store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
     target = None
     try:
         with ws.transaction() as conn:
-            last = conn.execute(select(func.max(db.file_version.c.version))
-                                .where(db.file_version.c.provider == prov.name)).scalar() or 0
-            version = last + 1
-            stored = f"v{version:04d}{prov.extension}"
-            now = dt.datetime.now().replace(microsecond=0)
-            conn.execute(insert(db.file_version).values(
-                provider=prov.name, version=version, stored_name=stored,
-                original_name=_display_name(file), sha256=sha, size=size, created=now,
-                user=ws.user, origin=origin))
+            version, stored, now = register_version(conn, ws, prov, prov.extension,
+                                                    _display_name(file), sha, size, origin)
             # The file goes into place last, just before the commit: a failure before it
             # leaves neither a row nor a file behind.
             tmp = folder / f".{stored}.tmp"
@@ -347,16 +357,10 @@ def store_written_version(ws: Workspace, prov: Provider, tmp: Path, conn) -> Fil
     before the commit.
     """
     sha, size = _sha256(tmp)
-    last = conn.execute(select(func.max(db.file_version.c.version))
-                        .where(db.file_version.c.provider == prov.name)).scalar() or 0
-    version = last + 1
-    stored = f"v{version:04d}{prov.extension}"
+    version, stored, now = register_version(conn, ws, prov, prov.extension,
+                                            prov.original_name,
+                                            sha, size, "export")
     target = ws.path("files", prov.name, stored)
-    now = dt.datetime.now().replace(microsecond=0)
-    conn.execute(insert(db.file_version).values(
-        provider=prov.name, version=version, stored_name=stored,
-        original_name=prov.original_name or stored, sha256=sha, size=size, created=now,
-        user=ws.user, origin="export"))
     os.replace(tmp, target)
     return FileVersion(prov.name, version, target, prov.original_name or stored, sha, size,
                        now, ws.user, "export")

@@ -166,16 +166,11 @@ def test_two_sheets_of_a_workbook(master, tmp_path):
 
 
 def test_csv_pair_from_the_command_line(tmp_path, db_url):
-    from ..helpers import SAMPLES, SCENARIOS
-    from ..test_cli import mk
+    from ..test_cli import cli_master, mk
 
     ws = tmp_path / "ws"
     mk(ws, "init", "--db", db_url, check=0)
-    for name, file in (("accounts", "accounts.csv"), ("customers", "customers.csv"),
-                       ("stock_items", "stock_items.xlsx")):
-        mk(ws, "provider", "add", name, SAMPLES / file, check=0)
-        (ws / "scenarios" / f"{name}.yaml").write_text((SCENARIOS / f"{name}.yaml").read_text())
-        mk(ws, "import", name, "--prepare", check=0)
+    cli_master(ws)
     orders, details = northwind(12, seed=5)
     o = write(tmp_path / "orders.csv", ORDER_FIELDS, orders)
     d = write(tmp_path / "order_details.csv", DETAIL_FIELDS, details)
