@@ -1,6 +1,7 @@
 """The runbook: the numbered notebooks in ``notebooks/``, run headless with papermill, and
 the few steps they share (load a source file, install scenario templates, prepare and
-import a list of scenarios). Notebooks stay a few lines per cell; loops live here.
+import a list of scenarios). Notebooks stay a few lines per cell; loops live here. The
+notebooks, samples and templates ship with the package (:mod:`migration_kit.resources`).
 
 Every step is idempotent, so running the runbook twice on one workspace with the same
 parameters gives the same ERP records: a file already stored as the provider's latest
@@ -16,17 +17,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from . import api
-from .erp.windows import TEMPLATES
+from . import api, resources
 from .errors import BadInputError, MigrationError, NotFoundError, RecordError, ScenarioError
 from .providers.versions import FileVersion
 from .providers.versions import _sha256 as file_digest
 from .workspace import Workspace
 
-SAMPLES = TEMPLATES / "samples"
-SCENARIO_TEMPLATES = TEMPLATES / "scenarios"
-NOTEBOOKS = TEMPLATES.parent / "notebooks"
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+SAMPLES = resources.samples()
+SCENARIO_TEMPLATES = resources.scenarios()
+NOTEBOOKS = resources.notebooks()
+NOTEBOOK_GLOB = resources.NOTEBOOK_GLOB
 # Parameters that name folders: relative ones are taken from the caller's working folder.
 PATH_PARAMETERS = ("workspace", "samples", "templates", "download_dir")
 # The IPython kernel's own warnings ("running over TCP without encryption") are noise here;
@@ -75,9 +75,10 @@ class RunbookError(MigrationError):
 
 # -- paths -------------------------------------------------------------------------------
 def workspace_dir(workspace: str | Path | None = None) -> Path:
-    """The workspace folder: the given one, else $MIGRATION_KIT_WORKSPACE, else runs/workspace."""
+    """The workspace folder: the given one, else $MIGRATION_KIT_WORKSPACE, else
+    ``runs/workspace`` in the current folder (a notebook's own folder in Jupyter)."""
     chosen = workspace or os.environ.get("MIGRATION_KIT_WORKSPACE")
-    return Path(chosen) if chosen else TEMPLATES.parent / "runs" / "workspace"
+    return Path(chosen) if chosen else Path("runs", "workspace").resolve()
 
 
 def samples_dir(samples: str | Path | None = None) -> Path:
@@ -114,8 +115,9 @@ def install_scenarios(ws: Workspace, names: list[str],
     """Copy ``NAME.yaml`` from the templates into the workspace's ``scenarios/`` (unless the
     same text is there) and check each; returns {name: problems} (empty lists: all fine)."""
     folder = Path(templates) if templates else SCENARIO_TEMPLATES
-    # The substitution lists the scenarios' formulas use (templates/valuemaps/).
-    for src in sorted((folder.parent / "valuemaps").glob("*.yaml")):
+    # The substitution lists the scenarios' formulas use (valuemaps/ beside scenarios/).
+    maps = folder.parent / "valuemaps" if templates else resources.valuemaps()
+    for src in sorted(maps.glob("*.yaml")):
         _copy_if_changed(src, ws.path("valuemaps", src.name))
     out: dict[str, list[str]] = {}
     for name in names:
