@@ -1,7 +1,8 @@
 """The runbook: the numbered notebooks in ``notebooks/``, run headless with papermill, and
 the few steps they share (load a source file, install scenario templates, prepare and
 import a list of scenarios). Notebooks stay a few lines per cell; loops live here. The
-notebooks, samples and templates ship with the package (:mod:`migration_kit.resources`).
+notebooks, samples and templates ship with the package (:mod:`migration_kit.resources`);
+:func:`init_notebooks` copies the notebooks into a team's own runbook folder.
 
 Every step is idempotent, so running the runbook twice on one workspace with the same
 parameters gives the same ERP records: a file already stored as the provider's latest
@@ -223,6 +224,30 @@ def first_failed(summaries: dict[str, api.ImportSummary], default: str | None = 
 # -- running the notebooks ---------------------------------------------------------------
 def notebooks(notebooks_dir: Path) -> list[Path]:
     return sorted(Path(notebooks_dir).glob(NOTEBOOK_GLOB))
+
+
+def init_notebooks(folder: str | Path, *, force: bool = False) -> list[Path]:
+    """Copy the numbered runbook notebooks that ship with the package into ``folder`` (made
+    if missing), for a team to keep and edit in its own runbook; returns their paths there.
+
+    A notebook already in ``folder`` is not overwritten unless ``force``: then nothing is
+    written and :class:`BadInputError` names the files that are in the way."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise BadInputError(f"{folder} is not a folder")
+    sources = resources.notebook_files()
+    if not sources:
+        raise NotFoundError(f"no notebooks {NOTEBOOK_GLOB} in {resources.notebooks()}")
+    targets = [folder / src.name for src in sources]
+    taken = [t for t in targets if t.exists()]
+    if taken and not force:
+        raise BadInputError(f"{len(taken)} notebook(s) already in {folder}, not overwritten "
+                            f"(use --force): {', '.join(t.name for t in taken)}",
+                            existing=[str(t) for t in taken])
+    folder.mkdir(parents=True, exist_ok=True)
+    for src, dst in zip(sources, targets):
+        _copy_if_changed(src, dst)
+    return targets
 
 
 def run_runbook(notebooks_dir: Path, output_dir: Path, parameters: dict[str, Any], *,
