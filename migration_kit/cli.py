@@ -720,6 +720,25 @@ def runbook_cmd(c: Ctx, notebooks_dir: str | None, output: str, param: tuple[str
           "\n".join(f"executed: {p}" for p in done))
 
 
+@cli.group("notebooks")
+def notebooks_group() -> None:
+    """The runbook notebooks that ship with the package."""
+
+
+@notebooks_group.command("init")
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite notebooks already in FOLDER.")
+@pass_ctx
+def notebooks_init(c: Ctx, folder: str, force: bool) -> None:
+    """Copy the numbered runbook notebooks into FOLDER (a team's runbook; exit 2, nothing
+    written, when one is already there, unless --force)."""
+    from . import runbook
+
+    written = runbook.init_notebooks(folder, force=force)
+    c.out({"notebooks": [str(p) for p in written]},
+          "\n".join(f"wrote: {p}" for p in written))
+
+
 def _pair(text: str) -> tuple[str, str]:
     if "=" not in text:
         raise click.BadParameter(f"{text!r}: expected NAME=VALUE")

@@ -1,6 +1,8 @@
 """The runbook: the numbered notebooks in ``notebooks/``, run headless with papermill, and
 the few steps they share (load a source file, install scenario templates, prepare and
-import a list of scenarios). Notebooks stay a few lines per cell; loops live here.
+import a list of scenarios). Notebooks stay a few lines per cell; loops live here. The
+notebooks, samples and templates ship with the package (:mod:`migration_kit.resources`);
+:func:`init_notebooks` copies the notebooks into a team's own runbook folder.
 
 Every step is idempotent, so running the runbook twice on one workspace with the same
 parameters gives the same ERP records: a file already stored as the provider's latest
@@ -16,17 +18,16 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from . import api
-from .erp.windows import TEMPLATES
+from . import api, resources
 from .errors import BadInputError, MigrationError, NotFoundError, RecordError, ScenarioError
 from .providers.versions import FileVersion
 from .providers.versions import _sha256 as file_digest
 from .workspace import Workspace
 
-SAMPLES = TEMPLATES / "samples"
-SCENARIO_TEMPLATES = TEMPLATES / "scenarios"
-NOTEBOOKS = TEMPLATES.parent / "notebooks"
-NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+SAMPLES = resources.samples()
+SCENARIO_TEMPLATES = resources.scenarios()
+NOTEBOOKS = resources.notebooks()
+NOTEBOOK_GLOB = resources.NOTEBOOK_GLOB
 # Parameters that name folders: relative ones are taken from the caller's working folder.
 PATH_PARAMETERS = ("workspace", "samples", "templates", "download_dir")
 # The IPython kernel's own warnings ("running over TCP without encryption") are noise here;
@@ -75,9 +76,10 @@ class RunbookError(MigrationError):
 
 # -- paths -------------------------------------------------------------------------------
 def workspace_dir(workspace: str | Path | None = None) -> Path:
-    """The workspace folder: the given one, else $MIGRATION_KIT_WORKSPACE, else runs/workspace."""
+    """The workspace folder: the given one, else $MIGRATION_KIT_WORKSPACE, else
+    ``runs/workspace`` in the current folder (a notebook's own folder in Jupyter)."""
     chosen = workspace or os.environ.get("MIGRATION_KIT_WORKSPACE")
-    return Path(chosen) if chosen else TEMPLATES.parent / "runs" / "workspace"
+    return Path(chosen) if chosen else Path("runs", "workspace").resolve()
 
 
 def samples_dir(samples: str | Path | None = None) -> Path:
@@ -114,8 +116,9 @@ def install_scenarios(ws: Workspace, names: list[str],
     """Copy ``NAME.yaml`` from the templates into the workspace's ``scenarios/`` (unless the
     same text is there) and check each; returns {name: problems} (empty lists: all fine)."""
     folder = Path(templates) if templates else SCENARIO_TEMPLATES
-    # The substitution lists the scenarios' formulas use (templates/valuemaps/).
-    for src in sorted((folder.parent / "valuemaps").glob("*.yaml")):
+    # The substitution lists the scenarios' formulas use (valuemaps/ beside scenarios/).
+    maps = folder.parent / "valuemaps" if templates else resources.valuemaps()
+    for src in sorted(maps.glob("*.yaml")):
         _copy_if_changed(src, ws.path("valuemaps", src.name))
     out: dict[str, list[str]] = {}
     for name in names:
@@ -221,6 +224,30 @@ def first_failed(summaries: dict[str, api.ImportSummary], default: str | None = 
 # -- running the notebooks ---------------------------------------------------------------
 def notebooks(notebooks_dir: Path) -> list[Path]:
     return sorted(Path(notebooks_dir).glob(NOTEBOOK_GLOB))
+
+
+def init_notebooks(folder: str | Path, *, force: bool = False) -> list[Path]:
+    """Copy the numbered runbook notebooks that ship with the package into ``folder`` (made
+    if missing), for a team to keep and edit in its own runbook; returns their paths there.
+
+    A notebook already in ``folder`` is not overwritten unless ``force``: then nothing is
+    written and :class:`BadInputError` names the files that are in the way."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise BadInputError(f"{folder} is not a folder")
+    sources = resources.notebook_files()
+    if not sources:
+        raise NotFoundError(f"no notebooks {NOTEBOOK_GLOB} in {resources.notebooks()}")
+    targets = [folder / src.name for src in sources]
+    taken = [t for t in targets if t.exists()]
+    if taken and not force:
+        raise BadInputError(f"{len(taken)} notebook(s) already in {folder}, not overwritten "
+                            f"(use --force): {', '.join(t.name for t in taken)}",
+                            existing=[str(t) for t in taken])
+    folder.mkdir(parents=True, exist_ok=True)
+    for src, dst in zip(sources, targets):
+        _copy_if_changed(src, dst)
+    return targets
 
 
 def run_runbook(notebooks_dir: Path, output_dir: Path, parameters: dict[str, Any], *,

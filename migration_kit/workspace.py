@@ -16,10 +16,10 @@ from typing import Any
 import yaml
 from sqlalchemy import Connection
 
-from . import db
+from . import db, resources
 from .erp.access import DEFAULT_USERS, Rights, load_rights
 from .erp.store import ERPStore
-from .erp.windows import TEMPLATES, WindowRegistry
+from .erp.windows import WindowRegistry
 from .errors import BadInputError, NotFoundError
 
 SETTINGS = "migration.yaml"
@@ -56,7 +56,7 @@ class Workspace:
                                                                or {})}
         self.user = user or os.environ.get("MIGRATION_KIT_USER") or "admin"
         self.rights: Rights = load_rights(self.root / "users.yaml", self.user)
-        self.windows = WindowRegistry([TEMPLATES, self.root])
+        self.windows = WindowRegistry([resources.templates(), self.root])
         self.db_url = db.resolve_url(self.root, db_url, self.settings.get("database"))
         self.engine = db.make_engine(self.db_url)
         self.store = ERPStore(self.windows)

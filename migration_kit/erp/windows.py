@@ -1,4 +1,5 @@
-"""Window definitions of the embedded ERP, read from ``templates/windows/*.yaml``.
+"""Window definitions of the embedded ERP, read from ``templates/windows/*.yaml`` (shipped with
+the package, see :mod:`migration_kit.resources`) and a workspace's own ``windows/*.yaml``.
 
 A window has one summary object and zero or more detail objects; each object has typed
 fields with their rules. The definitions are data: adding a window is adding a YAML file.
@@ -12,11 +13,11 @@ from typing import Any
 
 import yaml
 
+from .. import resources
 from ..errors import BadInputError, NotFoundError
 
 FIELD_TYPES = ("string", "integer", "decimal", "date", "boolean", "enum")
 RULES = ("min_lines", "exactly_one_nonzero", "balanced", "unique")
-TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates"
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,9 @@ class WindowRegistry:
     """All windows and reference lists: the templates, overridden by a workspace's own."""
 
     def __init__(self, dirs: list[Path] | None = None):
-        dirs = dirs or [TEMPLATES]
+        """``dirs``: folders with ``windows/`` and ``reference/``, later ones overriding
+        earlier ones (default: the shipped templates)."""
+        dirs = dirs or [resources.templates()]
         self.windows: dict[str, WindowDef] = {}
         self.lists: dict[str, frozenset[str]] = {}
         for base in dirs:

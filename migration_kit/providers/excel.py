@@ -295,12 +295,9 @@ def _check_magic(path: Path) -> None:
 def _date1904(path: Path) -> bool:
     """Whether the workbook counts dates from 1904 (old Mac Excel)."""
     if path.suffix.lower() == ".xls":
-        try:
-            import xlrd
-
-            return bool(xlrd.open_workbook(str(path), on_demand=True).datemode)
-        except Exception:
-            return False
+        # calamine converts an .xls's 1904 dates itself, and the flag only sets the epoch of
+        # a workbook that is written, which an .xls never is (read-only).
+        return False
     from lxml import etree
 
     try:
