@@ -21,7 +21,10 @@ HEAD = ["Error", "Field", "Record", "Lines", "Active", "Processed", "Note"]
 READ_ONLY = {"Error", "Field", "Record", "Lines", "Processed", "Note"}
 ERROR_ROW = "#ffd6d6"
 COLUMN_WIDTH = 100
-ERROR_WIDTH = 420
+# The record's columns are narrow, so the error next to Line and the first values stay on
+# screen together.
+HEAD_WIDTHS = {"Error": 200, "Field": 110, "Record": 50, "Lines": 40, "Active": 50,
+               "Processed": 65, "Note": 80}
 
 
 def _plain(v: Any) -> Any:
@@ -83,7 +86,7 @@ class PreparedGrid(W.VBox):
         self.pending.clear()
         df = self.frame()
         self.grid.data = df
-        self.grid.column_widths = {"Error": ERROR_WIDTH}
+        self.grid.column_widths = dict(HEAD_WIDTHS)
         n = api.counts(self.ws, self.scenario)
         last = min(self.offset + self.page_size, n["lines"])
         self.page_label.value = (f"lines {self.offset + 1 if n['lines'] else 0}-{last} of "

@@ -9,16 +9,18 @@ import pytest
 from playwright.sync_api import expect
 
 from migration_kit import api
+from migration_kit.widgets.prepared_grid import COLUMN_WIDTH, HEAD, HEAD_WIDTHS
 
 from .conftest import NOTEBOOK
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240),
               pytest.mark.filterwarnings("ignore::pytest.PytestRemovedIn10Warning")]
 
-# Grid geometry (PreparedGrid: 100 px columns; lumino defaults: 64 px row header, 20 px rows
-# and header): the Customer cell of line 6 (row 5; columns Record, Active, Processed,
-# InvoiceNbr, Customer).
-CUSTOMER_CELL = {"x": 64 + 4 * 100 + 50, "y": 20 + 5 * 20 + 10}
+# Grid geometry (PreparedGrid's column widths; lumino defaults: 64 px row header, 20 px rows
+# and header): the Customer cell of line 6 (row 5; the record's columns, then InvoiceNbr,
+# Customer).
+CUSTOMER_CELL = {"x": 64 + sum(HEAD_WIDTHS[c] for c in HEAD) + COLUMN_WIDTH + 50,
+                 "y": 20 + 5 * 20 + 10}
 PAINTED = """() => {
   const c = document.querySelector('.mk-grid .lm-DataGrid-viewport canvas');
   if (!c || !c.width) return false;
