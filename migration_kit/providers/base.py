@@ -62,6 +62,7 @@ class ObjectSchema:
     path: str | None = None
     parent: str | None = None
     position: int | None = None
+    layout: Layout | None = None  # an object read from its own flat file or sheet
 
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
@@ -75,12 +76,16 @@ class ObjectSchema:
         if self.position is not None:
             out["position"] = self.position
         out["fields"] = [f.to_dict() for f in self.fields]
+        if self.layout is not None:
+            out["layout"] = self.layout.to_dict()
         return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ObjectSchema:
+        layout = d.get("layout")
         return cls(name=str(d["name"]), fields=[FieldSchema.from_dict(f) for f in d.get("fields") or []],
-                   path=d.get("path"), parent=d.get("parent"), position=d.get("position"))
+                   path=d.get("path"), parent=d.get("parent"), position=d.get("position"),
+                   layout=Layout.from_dict(layout) if layout else None)
 
 
 @dataclass
@@ -235,6 +240,13 @@ class Schema:
 
     def object(self, name: str) -> ObjectSchema | None:
         return next((o for o in self.objects if o.name == name), None)
+
+    def layouts(self) -> list[tuple[str | None, Layout]]:
+        """(object or None, layout) of every layout: the schema's own (one flat file), or
+        each object's (a provider with one object per file or sheet)."""
+        if self.layout is not None:
+            return [(None, self.layout)]
+        return [(o.name, o.layout) for o in self.objects if o.layout is not None]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"objects": [o.to_dict() for o in self.objects]}
