@@ -706,6 +706,17 @@ class _Reader:
         names = [c.strip() for c in cells]
         rules: dict[int, str] = {}
         self.header_rows = header_rows or 1
+        if self.header_rows == 2 and want is None and (not before or before[-1][0] != recno - 1):
+            # nothing directly above the row found: it is the group row, the names are below
+            below = next(rest, None)
+            if below is not None and below[0] == recno + 1 and any(below[2]):
+                before.append(header)
+                header = below
+                recno, self.header_line, cells = header
+                self.header_row = recno
+                names = [c.strip() for c in cells]
+            elif below is not None:
+                rest = itertools.chain([below], rest)
         if self.header_rows == 2:
             if not before or before[-1][0] != recno - 1:
                 raise SourceError(

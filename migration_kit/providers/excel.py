@@ -605,14 +605,22 @@ class _SheetReader:
         widths = sorted((width(r) for _no, r in candidates), reverse=True)
         table = widths[1] if len(widths) > 1 else widths[0]
         group = None
-        if header_rows in (None, 2) and want is None and k + 1 < len(candidates) \
+        if want is None and k + 1 < len(candidates) \
                 and self._is_group(header, candidates[k + 1], rows, table):
+            # a group row of merged cells above the names: the names are the header (with
+            # header_rows: 1 the group row stays above, in the preamble)
             group, header, k = header, candidates[k + 1], k + 1
-        elif header_rows in (None, 2) and k > 0 \
-                and self._is_group(candidates[k - 1], header, rows, table):
+        elif k > 0 and self._is_group(candidates[k - 1], header, rows, table):
             group = candidates[k - 1]
-        elif header_rows == 2:
+        if header_rows == 1:
+            group = None
+        elif header_rows == 2 and group is None:
             above = rows.get(header[0] - 1)
+            below = candidates[k + 1] if k + 1 < len(candidates) else None
+            if want is None and (above is None or all(v == "" for v in above)) \
+                    and below is not None and below[0] == header[0] + 1:
+                # nothing directly above the row found: it is the group row, names below
+                above, header, k = header[1], below, k + 1
             if above is None or all(v == "" for v in above):
                 raise SourceError(
                     f"header_rows: 2, but the row above the header (row {header[0]}) is "
