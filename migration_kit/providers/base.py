@@ -136,7 +136,7 @@ class Layout:
             lines = [p["line"] for p in self.preamble]
             how = "found by header_row: auto" if self.detected else "set by header_row"
             out.append(f"{where}, {how}; {len(lines)} row(s) above it kept as the preamble "
-                       f"({_lines(lines)}): set header_row to choose another row")
+                       f"({lines_text(lines)}): set header_row to choose another row")
         elif self.header_rows > 1:
             out.append(f"{where}: the group row above the names is joined as 'Group / Name'")
         for s in self.settled:
@@ -150,7 +150,7 @@ class Layout:
             text = self.SKIP_TEXT.get(kind, kind)
             lines = info.get("lines") or []
             more = ", ..." if info["count"] > len(lines) else ""
-            out.append(f"{info['count']} {text}" + (f" ({_lines(lines)}{more})"
+            out.append(f"{info['count']} {text}" + (f" ({lines_text(lines)}{more})"
                                                       if lines else ""))
         out.extend(self.notes)
         return out
@@ -186,7 +186,7 @@ class Layout:
                    rows=d.get("rows"), notes=[str(n) for n in d.get("notes") or []])
 
 
-def _lines(numbers: list[int]) -> str:
+def lines_text(numbers: list[int]) -> str:
     """``[4]`` -> ``"line 4"``, ``[1, 2, 3, 5]`` -> ``"lines 1-3, 5"``."""
     return ("line " if len(numbers) == 1 else "lines ") + _ranges(numbers)
 

@@ -204,7 +204,7 @@ class Skips:
 
     def summary(self, file: str, exclude: tuple[str, ...] = ()) -> list[str]:
         """One warning per kind, for a batch's warnings."""
-        from .base import Layout, _lines
+        from .base import Layout, lines_text
 
         out = []
         for kind, v in self.kinds.items():
@@ -212,7 +212,7 @@ class Skips:
                 continue
             more = ", ..." if v["count"] > len(v["lines"]) else ""
             out.append(f"{file}: {v['count']} {Layout.SKIP_TEXT.get(kind, kind)} "
-                       f"({_lines(v['lines'])}{more})")
+                       f"({lines_text(v['lines'])}{more})")
         return out
 
 
