@@ -174,6 +174,7 @@ class CsvType:
             n = 0
             rows = r.rows()
             try:
+                r.strict = sample_rows > 0
                 for _line, row in rows:
                     if n < sample_rows:
                         for st, v in zip(stats, row):
@@ -186,6 +187,8 @@ class CsvType:
                             if row[i] is not None and row[i] != "":
                                 has_data.add(i)
                         unnamed = [i for i in unnamed if i not in has_data]
+                    elif n >= sample_rows:
+                        n += sum(1 for _ in rows)  # the rest: only counted
                 counted: int | None = n
             except SourceError as e:
                 if r.strict:
