@@ -68,17 +68,23 @@ def layout_rows(layout: Layout | None) -> list[dict[str, Any]]:
     return rows
 
 
+def _schema_rows(schema) -> list[dict[str, Any]]:
+    """:func:`layout_rows` of a schema: its layout, or each object's (``object: where``)."""
+    return [{**r, "where": f"{obj}: {r['where']}" if obj else r["where"]}
+            for obj, lay in schema.layouts() for r in layout_rows(lay)]
+
+
 def layout(ws: Workspace, name: str) -> pd.DataFrame:
     """What was settled when the provider's schema was read (see :func:`layout_rows`); empty
     when every name was read as is and no row was skipped."""
-    return pd.DataFrame(layout_rows(api.load_provider(ws, name).schema.layout),
+    return pd.DataFrame(_schema_rows(api.load_provider(ws, name).schema),
                         columns=SETTLED_COLUMNS)
 
 
 def settled(ws: Workspace) -> pd.DataFrame:
     """:func:`layout` of every provider, one table with a provider column."""
     rows = [{"provider": p.name, **r} for p in api.list_providers(ws)
-            for r in layout_rows(p.schema.layout)]
+            for r in _schema_rows(p.schema)]
     return pd.DataFrame(rows, columns=["provider", *SETTLED_COLUMNS])
 
 

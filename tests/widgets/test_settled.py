@@ -59,3 +59,12 @@ def test_upload_shows_the_settled_table(ws):
     assert "row 8" in w.settled.value  # the new version's own header line
     _upload(w, "plain.csv", (SAMPLES / "accounts.csv").read_bytes())  # refused
     assert w.settled.value == "" and "upload refused" in w.status.value
+
+
+def test_objects_of_several_files_keep_their_own_layout(ws):
+    api.add_provider(ws, "two", [MESSY / "blank_dup.csv", MESSY / "gla_spend_p7.csv"])
+    prov = api.load_provider(ws, "two")
+    assert [o for o, _ in prov.schema.layouts()] == ["blank_dup", "gla_spend_p7"]
+    t = widgets.tables.layout(ws, "two")
+    assert "blank_dup: column 2" in t["where"].tolist()
+    assert "gla_spend_p7: row 7" in t["where"].tolist()
