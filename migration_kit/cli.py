@@ -178,11 +178,21 @@ def provider_add(c: Ctx, name: str, file: tuple[str, ...], type_name: str | None
     prov = api.add_provider(c.ws, name, list(file), type_name=type_name,
                             params=_params(param))
     objects = [o.name for o in prov.schema.objects]
+    warnings = _settled(prov.schema)
     c.out({"provider": prov.name, "type": prov.type, "version": 1,
-           "columns": prov.schema.columns(), "objects": objects},
-          f"provider {prov.name} ({prov.type}) created with version 1; "
-          f"{len(prov.schema.columns())} field(s)"
-          + (f" in {len(objects)} objects: {', '.join(objects)}" if prov.parts else ""))
+           "columns": prov.schema.columns(), "objects": objects, "warnings": warnings},
+          "\n".join([f"provider {prov.name} ({prov.type}) created with version 1; "
+                     f"{len(prov.schema.columns())} field(s)"
+                     + (f" in {len(objects)} objects: {', '.join(objects)}"
+                        if prov.parts else "")] +
+                     [f"  settled: {w}" for w in warnings]))
+
+
+def _settled(schema) -> list[str]:
+    """What was settled reading the file(s) (header, names, skipped rows), per object when
+    the provider has several."""
+    return [f"{obj}: {w}" if obj else w for obj, lay in schema.layouts()
+            for w in lay.warnings()]
 
 
 @provider.command("upload")
@@ -253,6 +263,18 @@ def provider_show(c: Ctx, name: str) -> None:
             ml = f"({f.max_length})" if f.max_length else ""
             over = " (set by user)" if f.type_overridden else ""
             click.echo(f"    {f.name:<28} {f.type}{ml}{over}  e.g. {', '.join(f.samples)}")
+    for obj, lay in p.schema.layouts():
+        click.echo("layout" + (f" of object {obj}" if obj else "") +
+                   " (of the file the schema was read from):")
+        click.echo(f"  header: row {lay.header_row}" + (f" (line {lay.header_line})" if
+                   lay.header_line != lay.header_row else "") +
+                   (f", {lay.header_rows} rows" if lay.header_rows > 1 else "") +
+                   (" (found by header_row: auto)" if lay.detected else "") +
+                   (f"; {lay.rows} data row(s)" if lay.rows is not None else ""))
+        for pre in lay.preamble:
+            click.echo(f"  preamble line {pre['line']}: {' | '.join(pre['cells'])}")
+        for w in lay.warnings():
+            click.echo(f"  settled: {w}")
     click.echo("versions:")
     for v in vs:
         click.echo(f"  {v.version:>3}  {v.created:%Y-%m-%d %H:%M}  {v.user:<10} {v.size:>10} B "

@@ -171,6 +171,20 @@ def read_head(file: str | Path, n: int = 5, params: dict[str, Any] | None = None
     return columns, rows
 
 
+def read_layout(file: str | Path, params: dict[str, Any] | None = None):
+    """How a file reads as a simplified scenario's provider would read it: its header,
+    preamble, settled names and skipped rows (a :class:`~migration_kit.providers.base.Layout`,
+    ``None`` for XML)."""
+    from .providers.registry import get_provider_type, type_for_file
+    from .scenarios.simplified import SIMPLIFIED_PARAMS
+
+    file = Path(file)
+    type_name = type_for_file(file)
+    pt = get_provider_type(type_name)
+    full = pt.detect(file, {**SIMPLIFIED_PARAMS.get(type_name, {}), **(params or {})})
+    return pt.read_schema(file, full).layout
+
+
 def ensure_simplified(ws: Workspace, name: str, file: str | Path, window: str,
                       mapping: list[tuple[str, str]] | dict[str, str],
                       keys: list[str]) -> api.Scenario:

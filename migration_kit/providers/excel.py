@@ -6,6 +6,11 @@ python-calamine reads the cells themselves and ignores the stored ``<dimension>`
 come back native: ``str``, ``int``, ``float``, ``bool``, ``datetime.date``/``datetime``
 (1904-based workbooks are converted by calamine). Note: calamine loads one whole sheet into its
 own (Rust) memory; rows are turned into Python objects batch by batch.
+
+Messy sheets are settled by the rules of :mod:`.layout`: the header found below a title or
+preamble (``header_row: auto``), merged header cells (python-calamine's
+``merged_cell_ranges``) spread over the columns they span, a group row of merged cells above
+the names joined as ``Group / Name`` (``header_rows: auto``), blank and duplicate names.
 """
 
 from __future__ import annotations
@@ -25,16 +30,33 @@ from .base import (
     Batch,
     BatchBuilder,
     FieldSchema,
+    Layout,
     ObjectSchema,
     Schema,
     atomic_output,
     display_name,
 )
+from .layout import (
+    LOOKAHEAD,
+    Names,
+    Skips,
+    blank,
+    fill,
+    find_header,
+    header_params,
+    join_names,
+    preamble_cells,
+    spread_right,
+    width,
+)
 from .schema import check_size, schema_diff
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
-DEFAULTS: dict[str, Any] = {"sheet": None, "header_row": None, "date1904": None,
-                            "max_bytes": DEFAULT_MAX_BYTES}
+# The parameters of a new provider (``detect``); ``header_rows`` left out is ``auto`` when
+# ``header_row`` is, else 1 (stored parameters from before it existed read as they did).
+DEFAULTS: dict[str, Any] = {"sheet": None, "header_row": "auto", "header_rows": "auto",
+                            "comment": None, "keep_empty_columns": False, "rename": {},
+                            "date1904": None, "max_bytes": DEFAULT_MAX_BYTES}
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ERROR_CODES = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A"}
@@ -55,7 +77,8 @@ class ExcelType:
     # -- parameters -------------------------------------------------------------------------
     def detect(self, path: Path, params: dict) -> dict:
         path = Path(path)
-        p = {**DEFAULTS, **{k: v for k, v in (params or {}).items() if v is not None}}
+        p = _with_defaults(params, {k: v for k, v in (params or {}).items()
+                                    if v is not None or k == "comment"})
         check_size(path, p["max_bytes"])
         _check_magic(path)
         if p["date1904"] is None or p["date1904"] == "auto":
@@ -66,19 +89,23 @@ class ExcelType:
                     raise SourceError("the workbook has no sheets",
                                       location=Location(file=display_name(path)))
                 p["sheet"] = wb.sheet_names[0]
-            sheet = _sheet(wb, path, p["sheet"])
-            if p["header_row"] in (None, "auto"):
-                start = sheet.start
-                p["header_row"] = (start[0] + 1) if start else 1
-        p["header_row"] = int(p["header_row"])
+            _sheet(wb, path, p["sheet"])
+        try:
+            row, rows = header_params(p, auto_group=True)
+        except (TypeError, ValueError) as e:
+            raise SourceError(str(e), location=Location(file=display_name(path))) from None
+        p["header_row"] = "auto" if row is None else row
+        p["header_rows"] = "auto" if rows is None else rows
         p["max_bytes"] = int(p["max_bytes"])
         p["date1904"] = bool(p["date1904"])
+        p["keep_empty_columns"] = bool(p["keep_empty_columns"])
+        p["rename"] = dict(p["rename"] or {})
+        p["comment"] = str(p["comment"]) if p["comment"] else None
         return p
 
     def _params(self, path: Path, params: dict) -> dict:
-        p = {**DEFAULTS, **(params or {})}
-        if p["sheet"] in (None, "auto") or p["header_row"] in (None, "auto") \
-                or p["date1904"] in (None, "auto"):
+        p = _with_defaults(params, dict(params or {}))
+        if p["sheet"] in (None, "auto") or p["date1904"] in (None, "auto"):
             return self.detect(path, params)
         check_size(path, p["max_bytes"])
         _check_magic(path)
@@ -86,15 +113,29 @@ class ExcelType:
 
     # -- reading ----------------------------------------------------------------------------
     def read_schema(self, path: Path, params: dict, sample_rows: int = 1000) -> Schema:
+        """The schema from the first ``sample_rows`` rows; the rest of the sheet is read too,
+        to count its rows and settle the columns without a name (dropped only when they hold
+        no data in the whole sheet)."""
         path = Path(path)
         p = self._params(path, params)
+        sample_rows = max(0, sample_rows)
         with _SheetReader(path, p) as r:
-            values: list[list[Any]] = [[] for _ in r.header]
-            for _line, row in itertools.islice(r.rows(), max(0, sample_rows)):
-                for col, v in zip(values, row):
-                    col.append(v)
-        fields = [_field(name, col) for name, col in zip(r.header, values)]
-        return Schema([ObjectSchema("Row", fields)])
+            values: list[list[Any]] = [[] for _ in r.bases]
+            unnamed = [i for i, b in enumerate(r.bases) if not b]
+            has_data: set[int] = set()
+            n = 0
+            for _line, row in r.rows():
+                if n < sample_rows:
+                    for col, v in zip(values, row):
+                        col.append(v)
+                n += 1
+                if unnamed:
+                    has_data.update(i for i in unnamed if row[i] is not None)
+                    unnamed = [i for i in unnamed if i not in has_data]
+            names = r.settle(lambda i: i in has_data)
+            layout = r.layout(names, rows=n)
+        fields = [_field(names.names[i], values[i]) for i in names.kept]
+        return Schema([ObjectSchema("Row", fields)], layout=layout)
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
                      batch_size: int = 5000) -> Iterator[Batch]:
@@ -102,28 +143,31 @@ class ExcelType:
         p = self._params(path, params)
         with _SheetReader(path, p) as r:
             cols = schema.columns()
-            if cols != r.header:
-                if sorted(cols) != sorted(r.header):
-                    found = Schema([ObjectSchema("Row", [FieldSchema(name=h) for h in r.header])])
+            names = r.settle_for(cols)
+            header = names.columns()
+            if cols != header:
+                if sorted(cols) != sorted(header):
+                    found = Schema([ObjectSchema("Row", [FieldSchema(name=h) for h in header])])
                     raise SchemaMismatchError(
                         f"{r.file}: the sheet's columns differ from the provider's schema",
                         diff=schema_diff(schema, found),
                         location=Location(file=r.file, sheet=r.sheet_name, line=r.header_line))
-            pos = {h: i for i, h in enumerate(r.header)}
+            pos = {h: names.kept[i] for i, h in enumerate(header)}
             order = [pos[c] for c in cols]
-            identity = order == list(range(len(r.header)))
+            identity = order == list(range(r.width))
             fields = schema.fields()
             # integral floats become int in integer and string columns (Excel stores all
             # numbers as floats; "123" is what the user sees)
             to_int = [f.type in ("integer", "string") for f in fields]
             out = BatchBuilder(cols, r.file, batch_size, sheet=r.sheet_name)
-            for line, row in r.rows():
+            for line, row in r.rows(dropped=names.dropped):
                 if not identity:
                     row = [row[i] for i in order]
                 out.add(tuple(int(v) if ti and type(v) is float and v.is_integer()
                               and abs(v) < 2**53 else v for v, ti in zip(row, to_int)), line)
                 if out.full:
                     yield out.take()
+            out.warnings.extend(r.skips.summary(f"{r.file}, sheet {r.sheet_name!r}"))
             if out:
                 yield out.take()
 
@@ -157,10 +201,15 @@ class ExcelType:
 
         n = 0
         line = header_row
+        two = str(p.get("header_rows")) == "2"
         try:
-            for _ in range(header_row - 1):
+            for _ in range(header_row - 1 - two):
                 ws.append([])
-            ws.append([cell(c) for c in columns])
+            if two:  # the group row (each column's group, or its name), then the names
+                ws.append([cell(c.split(" / ", 1)[0]) for c in columns])
+                ws.append([cell(c.split(" / ", 1)[1] if " / " in c else c) for c in columns])
+            else:
+                ws.append([cell(c) for c in columns])
             for row in rows:
                 line += 1
                 ws.append([None if v is None else cell(_typed(v, t)) for v, t in zip(row, types)])
@@ -179,6 +228,15 @@ class ExcelType:
 
 
 # -- helpers --------------------------------------------------------------------------------
+def _with_defaults(params: dict | None, given: dict) -> dict:
+    p = {**DEFAULTS, **given}
+    if p["header_row"] is None:
+        p["header_row"] = "auto"
+    if (params or {}).get("header_rows") is None:
+        p["header_rows"] = "auto" if p["header_row"] == "auto" else 1
+    return p
+
+
 def _discard(wb: Any) -> None:
     """Finish a write-only workbook's streams and throw the result away (no half files)."""
     import tempfile
@@ -270,8 +328,7 @@ def _check_magic(path: Path) -> None:
             raise SourceError("the file is an .xlsx workbook named .xls; rename it to .xlsx",
                               location=Location(file=file))
         if not head.startswith(OLE_MAGIC):
-            raise SourceError("not an Excel workbook: an .xls file must be an OLE compound "
-                              "document", location=Location(file=file))
+            raise _not_a_workbook(path, "an .xls file must be an OLE compound document")
         return
     if head.startswith(OLE_MAGIC):
         raise SourceError(
@@ -279,8 +336,7 @@ def _check_magic(path: Path) -> None:
             "(password-protected) or is a legacy .xls; remove the password or save it as .xlsx",
             location=Location(file=file), magic="ole")
     if not head.startswith(ZIP_MAGIC):
-        raise SourceError(f"not an Excel workbook: a {ext} file must be a zip package",
-                          location=Location(file=file))
+        raise _not_a_workbook(path, f"a {ext} file must be a zip package")
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
@@ -288,8 +344,53 @@ def _check_magic(path: Path) -> None:
         raise SourceError(f"not an Excel workbook: broken zip package ({e})",
                           location=Location(file=file)) from None
     if "xl/workbook.xml" not in names and not any(n.endswith("workbook.xml") for n in names):
-        raise SourceError("not an Excel workbook: the zip package has no xl/workbook.xml",
-                          location=Location(file=file))
+        inside = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+        raise SourceError("not an Excel workbook: the zip package has no xl/workbook.xml "
+                          f"(it holds: {inside or 'nothing'})",
+                          location=Location(file=file), members=sorted(names)[:20])
+
+
+def _not_a_workbook(path: Path, why: str) -> SourceError:
+    """The error for a file named like a workbook that is not one: what it really is (a
+    web page, an XML spreadsheet, delimited text) and the provider type that reads it."""
+    from .csv import PREFIX_BYTES, detect_encoding, sniff_dialect
+
+    file = display_name(path)
+    ext = path.suffix.lower()
+    with open(path, "rb") as f:
+        raw = f.read(PREFIX_BYTES)
+    try:
+        text = raw.decode(detect_encoding(raw), errors="strict")
+    except (UnicodeDecodeError, LookupError):
+        text = None
+    if text is None or "\x00" in text:
+        return SourceError(f"not an Excel workbook: {why}", location=Location(file=file))
+    head = text.lstrip("\ufeff \t\r\n")[:2048].lower()
+    if head.startswith(("<!doctype html", "<html")) or "<table" in head and head.startswith("<"):
+        return SourceError(
+            f"not an Excel workbook: the {ext} file is an HTML page (a web report saved "
+            "with an Excel name); open it in Excel and save it as .xlsx, or export it as CSV",
+            location=Location(file=file), real_type="html")
+    if head.startswith("<?xml") or head.startswith("<"):
+        if "urn:schemas-microsoft-com:office:spreadsheet" in head:
+            return SourceError(
+                f"not an Excel workbook: the {ext} file is an XML Spreadsheet 2003; open it "
+                "in Excel and save it as .xlsx", location=Location(file=file),
+                real_type="spreadsheetml")
+        return SourceError(
+            f"not an Excel workbook: the {ext} file is XML; add it as an XML provider "
+            "(--type xml) or rename it to .xml", location=Location(file=file),
+            real_type="xml", suggest_type="xml")
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if not lines:
+        return SourceError(f"not an Excel workbook: the {ext} file is empty text",
+                           location=Location(file=file), real_type="text")
+    delim, _q, _e = sniff_dialect(text)
+    names = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+    return SourceError(
+        f"not an Excel workbook: the {ext} file is delimited text (CSV, {names.get(delim, delim)}"
+        f"-separated, {len(lines)} line(s)); add it as a CSV provider (--type csv) or rename "
+        "it to .csv", location=Location(file=file), real_type="csv", suggest_type="csv")
 
 
 def _date1904(path: Path) -> bool:
@@ -345,15 +446,18 @@ def _sheet(wb: Any, path: Path, name: str) -> Any:
 
 
 class _SheetReader:
-    """One sheet: the header row, then ``rows()`` yielding ``(row number, list)``."""
+    """One sheet: its header settled by the rules of :mod:`.layout`, then ``rows()``
+    yielding ``(row number, list)`` of the data rows."""
 
     def __init__(self, path: Path, p: dict):
         self.file = display_name(path)
         self.sheet_name = p["sheet"]
+        self.p = p
+        self.skips = Skips()
         self.wb = _open(path)
         try:
             self.sheet = _sheet(self.wb, path, self.sheet_name)
-            self._start(int(p["header_row"]))
+            self._start()
         except BaseException:
             self.wb.close()
             raise
@@ -382,50 +486,227 @@ class _SheetReader:
             no += 1
             yield no, row
 
-    def _start(self, header_row: int) -> None:
-        loc = Location(file=self.file, sheet=self.sheet_name, line=header_row)
-        self.col0 = 0
-        self.it = self._numbered()
-        header = None
-        for no, row in self.it:
-            if no == header_row:
-                header = row
-                break
-            if no > header_row:
-                break
-        if header is None:
-            if self.sheet.start is None:
-                raise SourceError("the sheet is empty", location=loc)
-            raise SourceError(f"header row {header_row} is blank or outside the sheet's data "
-                              f"(rows {self.sheet.start[0] + 1}-{self.sheet.end[0] + 1})",
-                              location=loc)
-        names = ["" if v is None else _text(v).strip() for v in header]
-        if not any(names):
-            raise SourceError(f"header row {header_row} is blank", location=loc)
-        seen: dict[str, int] = {}
-        for i, name in enumerate(names):
-            col = self.col0 + i + 1
-            if not name:
-                raise SourceError(f"blank column name in the header (column {_letter(col)}); "
-                                  "every column with data needs a name",
-                                  location=Location(file=self.file, sheet=self.sheet_name,
-                                                    line=header_row, column=col))
-            if name in seen:
-                raise SourceError(f"duplicate column name {name!r} (columns "
-                                  f"{_letter(seen[name])} and {_letter(col)})",
-                                  location=Location(file=self.file, sheet=self.sheet_name,
-                                                    line=header_row, column=col),
-                                  column_name=name)
-            seen[name] = col
-        self.header = names
-        self.header_line = header_row
+    def _comment(self, row: list[Any]) -> bool:
+        prefix = self.p.get("comment")
+        if not prefix:
+            return False
+        v = next((v for v in row if not blank(v)), None)
+        return isinstance(v, str) and v.startswith(prefix)
 
-    def rows(self) -> Iterator[tuple[int, list[Any]]]:
+    def _merges(self, rows: set[int], w: int) -> list[tuple[int, int, int, int]]:
+        """Merged ranges touching the given sheet rows: (first row, first column, last row,
+        last column), rows 1-based, columns relative to the data's first column."""
+        try:
+            ranges = self.sheet.merged_cell_ranges or []
+        except Exception:  # a format calamine has no merge information for
+            ranges = []
+        out = []
+        for (r1, c1), (r2, c2) in ranges:
+            r1, r2, c1, c2 = r1 + 1, r2 + 1, c1 - self.col0, c2 - self.col0
+            if c2 < 0 or c1 >= w or (r1 == r2 and c1 == c2):
+                continue
+            if any(r1 <= r <= r2 for r in rows):
+                out.append((r1, c1, r2, c2))
+        return out
+
+    def _range(self, m: tuple[int, int, int, int]) -> str:
+        r1, c1, r2, c2 = m
+        return f"{_letter(self.col0 + c1 + 1)}{r1}:{_letter(self.col0 + c2 + 1)}{r2}"
+
+    def _spread(self, no: int, cells: list[Any], rows: dict[int, list[Any]]
+                ) -> tuple[list[Any], dict[int, str]]:
+        """A row with each merged range's value spread over the cells it covers, and the
+        columns whose label came from a horizontal merge (-> the range)."""
+        out = list(cells)
+        spread: dict[int, str] = {}
+        for m in self.merges:
+            r1, c1, r2, c2 = m
+            if not r1 <= no <= r2 or r1 not in rows or not 0 <= c1 < len(cells):
+                continue
+            v = rows[r1][c1]
+            for c in range(max(c1, 0), min(c2, len(cells) - 1) + 1):
+                if (c, no) != (c1, r1):
+                    out[c] = v
+                    if c != c1:
+                        spread[c] = self._range(m)
+        return out, spread
+
+    def _is_group(self, g: tuple[int, list[Any]], d: tuple[int, list[Any]],
+                  rows: dict[int, list[Any]], table: int) -> bool:
+        """Whether row ``g`` is a group row of merged cells over the names in row ``d``."""
+        (gno, gcells), (dno, dcells) = g, d
+        if dno != gno + 1 or fill(gcells) < 2:
+            return False
+        across = [m for m in self.merges if m[0] == m[2] == gno and m[3] > m[1]]
+        down = [m for m in self.merges if m[0] == gno and m[2] >= dno]
+        if not across:
+            return False
+        spread, _ = self._spread(dno, dcells, rows)
+        n = fill(spread)
+        if n < min(2, table) or 2 * n <= table:
+            return False
+        under = [dcells[c] for m in across for c in range(max(m[1], 0),
+                                                          min(m[3], len(dcells) - 1) + 1)
+                 if not blank(dcells[c])]
+        return bool(down) or (bool(under) and all(isinstance(v, str) and not _numeric(v)
+                                                  for v in under))
+
+    def _start(self) -> None:
+        try:
+            want, header_rows = header_params(self.p, auto_group=True)
+        except (TypeError, ValueError) as e:
+            raise SourceError(str(e), location=Location(file=self.file,
+                                                        sheet=self.sheet_name)) from None
+        self.detected = want is None
+        loc = Location(file=self.file, sheet=self.sheet_name, line=want)
+        self.col0 = 0
+        it = self._numbered()
+        buffered: list[tuple[int, list[Any]]] = []
+        candidates: list[tuple[int, list[Any]]] = []
+        header = None
+        for no, row in it:
+            buffered.append((no, row))
+            if want is not None:
+                if no >= want:
+                    break
+                continue
+            if all(v == "" for v in row) or self._comment(row):
+                continue
+            candidates.append((no, row))
+            if len(candidates) >= LOOKAHEAD:
+                break
+        if self.sheet.start is None or not buffered:
+            raise SourceError("the sheet is empty", location=loc)
+        rows = dict(buffered)
+        w = max(len(r) for _no, r in buffered)
+        self.merges = self._merges(set(rows), w)
+        if want is not None:
+            if want in rows and any(v != "" for v in rows[want]):
+                header = (want, rows[want])
+            elif want not in rows:
+                raise SourceError(f"header row {want} is blank or outside the sheet's data "
+                                  f"(rows {self.sheet.start[0] + 1}-{self.sheet.end[0] + 1})",
+                                  location=loc)
+            else:
+                raise SourceError(f"header row {want} is blank", location=loc)
+            candidates = [(no, r) for no, r in buffered[:-1]
+                          if any(v != "" for v in r) and not self._comment(r)]
+            k = len(candidates)
+            candidates.append(header)
+        else:
+            if not candidates:
+                raise SourceError("the sheet is empty", location=loc)
+            spread_widths = [width(self._spread(no, r, rows)[0]) for no, r in candidates]
+            k = find_header([r for _no, r in candidates], spread_widths)
+            header = candidates[k]
+        widths = sorted((width(r) for _no, r in candidates), reverse=True)
+        table = widths[1] if len(widths) > 1 else widths[0]
+        group = None
+        if want is None and k + 1 < len(candidates) \
+                and self._is_group(header, candidates[k + 1], rows, table):
+            # a group row of merged cells above the names: the names are the header (with
+            # header_rows: 1 the group row stays above, in the preamble)
+            group, header, k = header, candidates[k + 1], k + 1
+        elif k > 0 and self._is_group(candidates[k - 1], header, rows, table):
+            group = candidates[k - 1]
+        if header_rows == 1:
+            group = None
+        elif header_rows == 2 and group is None:
+            above = rows.get(header[0] - 1)
+            below = candidates[k + 1] if k + 1 < len(candidates) else None
+            if want is None and (above is None or all(v == "" for v in above)) \
+                    and below is not None and below[0] == header[0] + 1:
+                # nothing directly above the row found: it is the group row, names below
+                above, header, k = header[1], below, k + 1
+            if above is None or all(v == "" for v in above):
+                raise SourceError(
+                    f"header_rows: 2, but the row above the header (row {header[0]}) is "
+                    "blank or outside the sheet's data",
+                    location=Location(file=self.file, sheet=self.sheet_name, line=header[0]))
+            group = (header[0] - 1, above)
+        hno, hcells = header
+        self.header_line = self.header_row = hno
+        self.header_rows = 2 if group else 1
+        cells, spread = self._spread(hno, hcells, rows)
+        names = ["" if blank(v) else _text(v).strip() for v in cells]
+        rules = {c: f"merged cell {rng}: its label spread over the columns it spans"
+                 for c, rng in spread.items() if names[c]}
+        if group is not None:
+            gno, gcells = group
+            if any(m[0] <= gno <= m[2] for m in self.merges):
+                gspread, _ = self._spread(gno, gcells, rows)
+                gnames = ["" if blank(v) else _text(v).strip() for v in gspread]
+            else:
+                gnames = spread_right(["" if blank(v) else _text(v).strip() for v in gcells])
+            for i, (g, name) in enumerate(zip(gnames, names)):
+                names[i], rule = join_names(g, name)
+                if rule:
+                    rules[i] = rule
+        before = [(no, r) for no, r in candidates[:k] if group is None or no != group[0]]
+        self.preamble = [{"line": no, "cells": preamble_cells(r, _text)} for no, r in before]
+        if not any(names):
+            raise SourceError(f"header row {hno} is blank", location=loc)
+        self.bases = names
+        self.rules = rules
+        self.width = len(names)
+        self.it = itertools.chain([b for b in buffered if b[0] > hno], it)
+
+    def _label(self, i: int) -> str:
+        return _letter(self.col0 + i + 1)
+
+    def settle(self, has_data) -> Names:
+        """The column names, given which unnamed columns hold data."""
+        return Names(self.bases, label=self._label, has_data=has_data,
+                     keep_empty=bool(self.p.get("keep_empty_columns")), rules=self.rules,
+                     rename=self.p.get("rename") or None,
+                     location=Location(file=self.file, sheet=self.sheet_name,
+                                       line=self.header_line))
+
+    def settle_for(self, columns: list[str]) -> Names:
+        """The names for reading into a schema: an unnamed column is read when the schema
+        has it (it held data when the schema was read), else it is dropped."""
+        every = self.settle(lambda i: True)
+        if all(self.bases):
+            return every
+        wanted = set(columns)
+        return self.settle(lambda i: every.names[i] in wanted)
+
+    def layout(self, names: Names, rows: int | None) -> Layout:
+        return Layout(header_row=self.header_row, header_line=self.header_line,
+                      header_rows=self.header_rows, detected=self.detected,
+                      preamble=self.preamble, settled=names.settled,
+                      skipped=self.skips.to_dict(), rows=rows)
+
+    def rows(self, dropped: list[int] | None = None) -> Iterator[tuple[int, list[Any]]]:
+        """(row number, values) of the data rows; empty rows and comment rows are skipped
+        and counted. ``dropped``: columns that must stay empty."""
+        prefix = self.p.get("comment")
         for no, row in self.it:
             vals = [None if v == "" else v for v in row]
             if all(v is None for v in vals):
-                continue  # an empty row inside the data
+                self.skips.add("blank", no)  # an empty row inside the data
+                continue
+            if prefix and self._comment(vals):
+                self.skips.add("comment", no)
+                continue
+            if dropped:
+                for i in dropped:
+                    if vals[i] is not None:
+                        raise SourceError(
+                            f"column {self._label(i)} has no name and held no data when the "
+                            "provider's schema was read, so it is not read; this row has "
+                            f"{_text(vals[i])!r} in it. Update the provider's schema from "
+                            "this file (provider update-schema) or set keep_empty_columns: "
+                            "true", location=Location(file=self.file, sheet=self.sheet_name,
+                                                      line=no, column=self.col0 + i + 1))
             yield no, vals
+
+
+_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?")
+
+
+def _numeric(v: str) -> bool:
+    return bool(_NUMBER.fullmatch(v.strip()))
 
 
 def _letter(col: int) -> str:

@@ -86,7 +86,7 @@ def _one_object(ws: Workspace, file: Path, type_name: str, params: dict[str, Any
         raise BadInputError(f"{file.name}: a file of a multi-object provider must hold one "
                             f"object; it has {len(schema.objects)}")
     o = schema.objects[0]
-    return full, ObjectSchema(name, o.fields)
+    return full, ObjectSchema(name, o.fields, layout=schema.layout)
 
 
 def _object_name(file: Path) -> str:

@@ -17,9 +17,10 @@ from .. import api
 from ..errors import NotFoundError
 from ..providers.versions import _display_name
 from ..workspace import Workspace
+from . import tables
 from .errors import ErrorArea, guarded
 
-ACCEPT = ".csv,.txt,.xlsx,.xlsm,.xls,.xml"
+ACCEPT = ".csv,.txt,.tsv,.tab,.xlsx,.xlsm,.xls,.xml"
 
 
 class UploadWidget(W.VBox):
@@ -34,9 +35,11 @@ class UploadWidget(W.VBox):
         self.upload = W.FileUpload(accept=ACCEPT, multiple=False,
                                    description="Upload file").add_class("mk-upload")
         self.status = W.Label("").add_class("mk-status")
+        self.settled = W.HTML("").add_class("mk-settled")
         self.errors = ErrorArea()
         self.upload.observe(self._on_upload, names="value")
-        super().__init__([W.HBox([self.provider, self.upload]), self.status, self.errors])
+        super().__init__([W.HBox([self.provider, self.upload]), self.status, self.settled,
+                          self.errors])
         self.add_class("mk-upload-panel")
 
     def store(self, name: str, filename: str, content: bytes):
@@ -52,6 +55,25 @@ class UploadWidget(W.VBox):
                 return api.versions(self.ws, name)[-1]
             return api.upload_version(self.ws, name, path)
 
+    def _settled_html(self, name: str, fv) -> str:
+        """The table of what was settled reading the stored file (header, preamble, names,
+        skipped rows), to look at before mapping anything; empty when nothing was."""
+        import html
+
+        prov = api.load_provider(self.ws, name)
+        layout = prov.schema.layout
+        if fv.version > 1 and layout is not None:
+            layout = prov.ptype.read_schema(fv.path, prov.params).layout
+        rows = tables.layout_rows(layout)
+        if not rows:
+            return ""
+        head = "".join(f"<th>{c}</th>" for c in tables.SETTLED_COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r[c]))}</td>"
+                                        for c in tables.SETTLED_COLUMNS) + "</tr>" for r in rows)
+        return (f"<b>Settled reading {html.escape(fv.original_name)}</b> (check before "
+                f"mapping; override in the provider's parameters)<table><tr>{head}</tr>{body}"
+                "</table>")
+
     @guarded()
     def _on_upload(self, change: dict) -> None:
         files = change["new"]
@@ -61,9 +83,11 @@ class UploadWidget(W.VBox):
             f = files[0]
             name = self.provider.value.strip() or Path(_display_name(f["name"])).stem
             self.status.value = f"storing {f['name']} ..."
+            self.settled.value = ""
             fv = self.store(name, f["name"], bytes(f["content"]))
             self.status.value = (f"provider {name}: version {fv.version} stored "
                                  f"({fv.size} bytes, from {fv.original_name})")
+            self.settled.value = self._settled_html(name, fv)
         except Exception:
             self.status.value = "upload refused: see the error below"
             raise

@@ -12,18 +12,20 @@ from migration_kit.providers import FieldSchema, ObjectSchema, Schema
 
 from .conftest import read_all
 
-PARAM_KEYS = {"encoding", "delimiter", "quotechar", "header_row", "skip_rows", "null_values",
-              "decimal_separator", "date_format", "tolerate_ragged", "line_terminator",
-              "max_bytes"}
+PARAM_KEYS = {"encoding", "delimiter", "quotechar", "escapechar", "header_row", "header_rows",
+              "skip_rows", "comment", "null_values", "decimal_separator", "date_format",
+              "tolerate_ragged", "keep_empty_columns", "rename", "line_terminator", "max_bytes"}
 
 
 def test_detect_returns_complete_plain_params(csv_type, sample):
     p = csv_type.detect(sample("basic.csv"), {})
     assert set(p) == PARAM_KEYS
     assert p["encoding"] == "utf-8" and p["delimiter"] == "," and p["line_terminator"] == "\r\n"
-    assert p["header_row"] == 1 and p["skip_rows"] == 0 and p["null_values"] == ["", "NULL"]
+    assert p["quotechar"] == '"' and p["escapechar"] is None and p["comment"] is None
+    assert p["header_row"] == "auto" and p["header_rows"] == 1 and p["skip_rows"] == 0
+    assert p["null_values"] == ["", "NULL"] and p["rename"] == {}
     assert csv_type.detect(sample("basic.csv"), p) == p  # stored params give the same run
-    assert all(isinstance(v, str | int | bool | list) for v in p.values())
+    assert all(v is None or isinstance(v, str | int | bool | list | dict) for v in p.values())
 
 
 def test_basic_rows_nulls_and_types(csv_type, sample):
@@ -145,19 +147,17 @@ def test_ragged_rows_tolerated_with_warnings(csv_type, sample):
     assert "line 4" in warnings[1] and "too many" in warnings[1] and "truncated" in warnings[1]
 
 
-@pytest.mark.parametrize("name, message, column", [
-    ("blank_header.csv", "blank column name in the header (column 2)", 2),
-    ("duplicate_header.csv", "duplicate column name 'id' (columns 1 and 3)", 3),
+@pytest.mark.parametrize("name, columns, settled", [
+    ("blank_header.csv", ["id", "Column_2", "name"],
+     [{"column": "2", "name": "Column_2", "rule": "blank header over data"}]),
+    ("duplicate_header.csv", ["id", "name", "id_2"],
+     [{"column": "3", "name": "id_2", "rule": "duplicate of 'id' (column 1)"}]),
 ])
-def test_bad_headers_fail_before_any_row(csv_type, sample, name, message, column):
-    p = csv_type.detect(sample(name), {})
-    with pytest.raises(SourceError) as e:
-        csv_type.read_schema(sample(name), p)
-    assert message in str(e.value)
-    assert e.value.location.line == 1 and e.value.location.column == column
-    gen = csv_type.read_batches(sample(name), p, Schema([ObjectSchema("Row", [])]))
-    with pytest.raises(SourceError, match="column name"):
-        next(gen)
+def test_blank_and_duplicate_names_are_settled(csv_type, sample, name, columns, settled):
+    p, schema, rows, _, _ = read_all(csv_type, sample(name))
+    assert schema.columns() == columns and rows == [("1", "2", "3")]
+    assert schema.layout.settled == settled
+    assert f"column {settled[0]['column']}: {settled[0]['rule']}" in schema.layout.warnings()[0]
 
 
 def test_empty_file(csv_type, sample):

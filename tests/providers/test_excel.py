@@ -15,7 +15,8 @@ from .conftest import read_all
 
 def test_detect_defaults(excel_type, sample):
     p = excel_type.detect(sample("basic.xlsx"), {})
-    assert p == {"sheet": "Items", "header_row": 1, "date1904": False,
+    assert p == {"sheet": "Items", "header_row": "auto", "header_rows": "auto", "comment": None,
+                 "keep_empty_columns": False, "rename": {}, "date1904": False,
                  "max_bytes": 2 * 1024**3}
     assert excel_type.detect(sample("basic.xlsx"), p) == p
 
@@ -72,26 +73,30 @@ def test_data_not_at_a1(excel_type, sample):
     assert lines == [4, 6]  # row 5 is empty and skipped
 
 
-def test_header_row_default_is_the_first_used_row(excel_type, sample):
-    p = excel_type.detect(sample("offset.xlsx"), {})
-    assert p["header_row"] == 1  # the title in B1
-    with pytest.raises(SourceError, match="blank column name"):
-        excel_type.read_schema(sample("offset.xlsx"), p)
+def test_header_row_auto_finds_the_header_below_the_title(excel_type, sample):
+    p, schema, rows, lines, _ = read_all(excel_type, sample("offset.xlsx"))
+    assert p["header_row"] == "auto"
+    assert schema.columns() == ["sku", "qty", "price"] and lines == [4, 6]
+    lay = schema.layout
+    assert (lay.header_row, lay.detected, lay.rows) == (3, True, 2)
+    assert lay.preamble == [{"line": 1, "cells": ["Quarterly report"]}]
+    assert lay.skipped == {"blank": {"count": 1, "lines": [5]}}
+    # header_row: N overrides: the title as the header, the real names read as data
+    over = excel_type.read_schema(sample("offset.xlsx"), {**p, "header_row": 1})
+    assert over.columns() == ["Quarterly report", "Column_C", "Column_D"]
+    assert over.layout.rows == 3 and not over.layout.detected
 
 
-@pytest.mark.parametrize("name, message, column", [
-    ("blank_header.xlsx", "blank column name in the header (column B)", 2),
-    ("duplicate_header.xlsx", "duplicate column name 'id' (columns A and C)", 3),
+@pytest.mark.parametrize("name, columns, settled", [
+    ("blank_header.xlsx", ["id", "Column_B", "name"],
+     [{"column": "B", "name": "Column_B", "rule": "blank header over data"}]),
+    ("duplicate_header.xlsx", ["id", "name", "id_2"],
+     [{"column": "C", "name": "id_2", "rule": "duplicate of 'id' (column A)"}]),
 ])
-def test_bad_headers(excel_type, sample, name, message, column):
-    p = excel_type.detect(sample(name), {})
-    with pytest.raises(SourceError) as e:
-        excel_type.read_schema(sample(name), p)
-    assert message in str(e.value)
-    loc = e.value.location
-    assert (loc.file, loc.sheet, loc.line, loc.column) == (name, "S", 1, column)
-    with pytest.raises(SourceError):
-        next(excel_type.read_batches(sample(name), p, Schema([ObjectSchema("Row", [])])))
+def test_blank_and_duplicate_names_are_settled(excel_type, sample, name, columns, settled):
+    p, schema, rows, lines, _ = read_all(excel_type, sample(name))
+    assert schema.columns() == columns and lines == [2]
+    assert schema.layout.settled == settled
 
 
 @pytest.mark.parametrize("name, message", [
@@ -138,7 +143,8 @@ def test_write_typed_cells(excel_type, tmp_path):
     params = {"sheet": "Export", "header_row": 2, "date1904": False}
     assert excel_type.write(out, params, schema, schema.columns(), rows) == 4
     p, read_schema, back, lines, _ = read_all(excel_type, out)
-    assert p["sheet"] == "Export" and p["header_row"] == 2 and lines == [3, 4, 5, 6]
+    assert p["sheet"] == "Export" and p["header_row"] == "auto" and lines == [3, 4, 5, 6]
+    assert read_schema.layout.header_row == 2 and read_schema.layout.preamble == []
     assert [f.type for f in read_schema.objects[0].fields] == [
         "string", "integer", "decimal", "date", "boolean"]
     assert back == [("00123", 5, 9.5, dt.date(2024, 2, 29), True),

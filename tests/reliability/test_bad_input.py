@@ -75,7 +75,8 @@ def _setup(ws, case, file):
 def _operate(ws, case, file, name):
     op = case["operation"]
     if op == "add provider":
-        return api.add_provider(ws, case.get("name", "new"), file, params=case.get("params"))
+        return api.add_provider(ws, case.get("name", "new"), file, params=case.get("params"),
+                                type_name=case.get("type"))
     if op == "upload version":
         return api.upload_version(ws, "inv", file)
     if op == "prepare":
@@ -161,6 +162,11 @@ def _check_read_fine(ws, case, files_before):
         assert set(added) <= {"providers", f"providers/{prov_name}.yaml", f"files/{prov_name}",
                               stored}
         assert stored in added and changed == []
-        if "InvoiceNbr" in prov.schema.columns():
+        if "settled" in case:
+            warnings = prov.schema.layout.warnings()
+            assert any(case["settled"] in w for w in warnings), warnings
+        if "columns" in case:
+            assert prov.schema.columns() == case["columns"]
+        elif "InvoiceNbr" in prov.schema.columns():
             assert prov.schema.columns() == INVOICE_COLUMNS
             assert {r[0] for r in rows} == {"INV-2001", "INV-2002", "INV-2003"}

@@ -95,6 +95,16 @@ def main() -> None:
     write("blank_header.csv", csv_text(ROWS, HEADER.replace(",Customer,", ",,")))
     write("duplicate_header.csv", csv_text(ROWS, HEADER.replace(",Account", ",Description")))
     write("empty.csv", b"")
+    # messy but data: settled by rule (issue 17)
+    write("preamble.csv", "Invoice export,,,,,,,,,,\r\nPeriod: March 2024,,,,,,,,,,\r\n"
+          ",,,,,,,,,,\r\n" + csv_text(ROWS) + ",,,\r\n,,\r\n")
+    write("comments.csv", "# exported 2024-04-01 by the old system\r\n" + HEADER + "\r\n"
+          + "\r\n".join(ROWS[:2]) + "\r\n# credit notes follow\r\n\r\n"
+          + "\r\n".join(ROWS[2:]) + "\r\n")
+    write("tab_separated.csv", csv_text(ROWS).replace(",", "\t"))
+    write("invoices.tsv", csv_text(ROWS).replace(",", "\t"))
+    write("backslash_escaped.csv", csv_text([with_field(r, 4, r.split(",")[4] + "\\, as agreed")
+                                             for r in ROWS]))
     write("renamed_column.csv", csv_text(ROWS, HEADER.replace(",Customer,", ",CustomerNo,")))
 
     # -- binary files in disguise, broken and odd workbooks ------------------------------
@@ -107,6 +117,16 @@ def main() -> None:
     write("huge_dimension.xlsx", normalised_zip(xlsx, {
         "xl/worksheets/sheet1.xml": (b'<dimension ref="A1:F11"/>',
                                      b'<dimension ref="A1:XFD1048576"/>')}))
+    # not data, or not what the name says: refused with what the file really is
+    write("fake_workbook.xlsx", csv_text(ROWS).replace(",", ";"))
+    write("fake_workbook.xls", csv_text(ROWS))
+    write("html_report.xls", "<html><body><table><tr><td>InvoiceNbr</td><td>Customer</td>"
+          "</tr><tr><td>INV-2001</td><td>C001</td></tr></table></body></html>\r\n")
+    write("empty_sheet.xlsx", workbook([]))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr(zipfile.ZipInfo("invoices.csv", FIXED), csv_text(ROWS))
+    write("zip_not_workbook.xlsx", buf.getvalue())
 
     # -- hostile XML -------------------------------------------------------------------
     write("xxe.xml", '<?xml version="1.0"?>\n'
