@@ -38,7 +38,7 @@ from ..scenarios.model import Scenario, load_scenario
 from ..values import convert
 from ..workspace import Workspace
 from .lock import scenario_lock
-from .mapping import ImportMapping
+from .mapping import ImportMapping, MappingError
 
 PR = db.prepared_record
 PL = db.prepared_line
@@ -257,22 +257,21 @@ class _Target:
     target: str
     detail: bool
     numeric: bool
-    quant: Decimal | None
     fdef: Any
     formula: Any = None  # a computed field the mapping does not fill: the ERP's formula
 
-    def expected(self, v: Any) -> Any:
-        """The value the ERP stores for the mapped value ``v`` (``_SKIP``: its choice)."""
+    def __post_init__(self) -> None:
         f = self.fdef
-        if isinstance(v, str):
-            v = v.strip() or None
-        if v is None:
-            if f.numbering or f.default_from or f.computed:
-                return _SKIP
-            return _default(f)
-        return self.stored(v)
+        # what the ERP stores for a blank mapped value (_SKIP: its own choice, not known)
+        self.blank = _SKIP if (f.numbering or f.default_from or f.computed) else _default(f)
+        # the mapping converts decimals to the field's scale; the column of a field without
+        # scale keeps DEFAULT_SCALE decimals
+        self.quant = (Decimal(1).scaleb(-DEFAULT_SCALE)
+                      if f.value_type == "decimal" and f.scale is None else None)
+        self.tol = Decimal(str(f.tolerance)) if f.computed else None
 
     def stored(self, v: Any) -> Any:
+        """A mapped (or computed) value as the ERP stores it."""
         if v is not None and self.quant is not None:
             try:
                 v = (v if isinstance(v, Decimal) else Decimal(str(v))).quantize(
@@ -282,12 +281,11 @@ class _Target:
         return v
 
     def same(self, want: Any, got: Any) -> bool:
-        got = self.stored(got)
         if want == got:
             return True
-        if self.fdef.computed and want is not None and got is not None:
-            try:
-                return abs(Decimal(want) - Decimal(got)) <= Decimal(str(self.fdef.tolerance))
+        if self.tol is not None and want is not None and got is not None:
+            try:  # a computed field: the ERP recomputes it within its tolerance
+                return abs(Decimal(want) - Decimal(got)) <= self.tol
             except (InvalidOperation, TypeError, ValueError):
                 return False
         return False
@@ -328,24 +326,27 @@ class _Comparer:
             mapped = {t.field: t for t in self.mapping.by_object[obj.name]}
             ts = []
             for f in obj.fields.values():
-                quant = (Decimal(1).scaleb(-(f.scale if f.scale is not None else DEFAULT_SCALE))
-                         if f.value_type == "decimal" else None)
                 numeric = f.value_type in ("decimal", "integer")
                 target = f"{obj.name}.{f.name}"
                 if f.name in mapped:
-                    ts.append(_Target(obj.name, f.name, target, obj.detail, numeric, quant, f))
+                    ts.append(_Target(obj.name, f.name, target, obj.detail, numeric, f))
                 elif f.computed and numeric and (obj.detail is False or mapped):
-                    ts.append(_Target(obj.name, f.name, target, obj.detail, numeric, quant, f,
+                    ts.append(_Target(obj.name, f.name, target, obj.detail, numeric, f,
                                       compile_formula(f.computed)))
             self.by_object[obj.name] = ts
         self.targets = [t for ts in self.by_object.values() for t in ts]
+        self.plans = {o: ([t for t in ts if t.formula is None], [t for t in ts if t.formula])
+                      for o, ts in self.by_object.items()}
         self.numeric = [t for t in self.targets if t.numeric]
         self.defaults = {(o.name, f.name): _default(f)
                          for o in w.objects.values() for f in o.fields.values()}
 
     def file_doc(self, rows) -> tuple[dict[str, Any], list[str]]:
         """The expected document of a record's rows, and the values it cannot map."""
-        doc, errors = self.mapping.document_lenient(rows)
+        try:
+            doc, errors = self.mapping.document(rows), []
+        except MappingError:
+            doc, errors = self.mapping.document_lenient(rows)
         out: dict[str, Any] = {}
         for obj in self.window.objects.values():
             if obj.detail:
@@ -355,11 +356,16 @@ class _Comparer:
         return out, [f"{e.target}: {e.message}" for e in errors]
 
     def _row(self, obj: str, mapped: dict[str, Any]) -> dict[str, Any]:
-        row = {t.name: t.expected(mapped.get(t.name)) for t in self.by_object[obj]
-               if t.formula is None}
-        for t in self.by_object[obj]:
-            if t.formula is None:
-                continue
+        """The values the ERP stores for one object's mapped values (``_SKIP``: not known
+        here), its computed fields worked out as the ERP does."""
+        plain, computed = self.plans[obj]
+        row = {}
+        for t in plain:
+            v = mapped.get(t.name)
+            if type(v) is str:
+                v = v.strip() or None
+            row[t.name] = t.blank if v is None else (t.stored(v) if t.quant else v)
+        for t in computed:
             inputs = {}
             for name in t.formula.fields:
                 v = row[name] if name in row else self.defaults.get((obj, name))
@@ -382,7 +388,7 @@ class _Comparer:
             total = ZERO
             rows = (doc.get(t.obj) or []) if t.detail else [doc.get(t.obj) or {}]
             for row in rows if doc is not None else []:
-                v = row.get(t.name, _SKIP) if expected else t.stored(row.get(t.name))
+                v = row.get(t.name, _SKIP) if expected else row.get(t.name)
                 if v is not _SKIP and v is not None:
                     total += Decimal(v)
             out[t.target] = total
@@ -409,8 +415,7 @@ class _Comparer:
                     want = la.get(t.name, _SKIP)
                     got = lb.get(t.name)
                     if want is not _SKIP and not t.same(want, got):
-                        out.append(f"{where}{t.name}: file {_show(want)}, ERP "
-                                   f"{_show(t.stored(got))}")
+                        out.append(f"{where}{t.name}: file {_show(want)}, ERP {_show(got)}")
         return out
 
     def lines(self, doc: dict[str, Any] | None) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
@@ -20,22 +21,26 @@ from .windows import WindowDef
 DEFAULT_SCALE = 4  # a decimal field without scale is stored as Numeric(18, 4)
 
 
-def _canon(kind: str, quant: Decimal | None, v: Any) -> Any:
-    if v is None:
-        return None
+def _canon_fn(kind: str, quant: Decimal | None) -> Callable[[Any], Any]:
+    """The canonical form of a value of one field type (None stays None)."""
     if kind == "decimal":
-        try:
-            d = v if isinstance(v, Decimal) else Decimal(str(v))
-            return format(d.quantize(quant, rounding=ROUND_HALF_UP), "f")
-        except (InvalidOperation, ValueError):
-            return str(v)
+        def dec(v: Any) -> Any:
+            if v is None:
+                return None
+            try:
+                d = v if type(v) is Decimal else Decimal(str(v))
+                return format(d.quantize(quant, rounding=ROUND_HALF_UP), "f")
+            except (InvalidOperation, ValueError):
+                return str(v)
+        return dec
     if kind == "date":
-        return v.isoformat() if isinstance(v, dt.date) else str(v)
+        return lambda v: None if v is None else (
+            v.isoformat() if isinstance(v, dt.date) else str(v))
     if kind == "integer":
-        return int(v)
+        return lambda v: None if v is None else int(v)
     if kind == "boolean":
-        return bool(v)
-    return str(v)
+        return lambda v: None if v is None else bool(v)
+    return lambda v: v if v is None or type(v) is str else str(v)
 
 
 class DocumentDigest:
@@ -43,23 +48,36 @@ class DocumentDigest:
 
     def __init__(self, window: WindowDef):
         self.window = window
-        self.plan: list[tuple[str, bool, list[tuple[str, str, Decimal | None]]]] = []
+        # per object: its field names, and the positions whose values need a canonical form
+        # (decimals and dates; text, whole numbers and booleans are taken as they are)
+        self.plan: list[tuple[str, bool, list[str], list[tuple[int, Callable[[Any], Any]]]]] = []
         for obj in window.objects.values():
-            fields = [(f.name, f.value_type,
-                       Decimal(1).scaleb(-(f.scale if f.scale is not None else DEFAULT_SCALE))
-                       if f.value_type == "decimal" else None)
-                      for f in obj.fields.values()]
-            self.plan.append((obj.name, obj.detail, fields))
+            names, special = [], []
+            for i, f in enumerate(obj.fields.values()):
+                names.append(f.name)
+                quant = (Decimal(1).scaleb(-(f.scale if f.scale is not None else DEFAULT_SCALE))
+                         if f.value_type == "decimal" else None)
+                if f.value_type in ("decimal", "date"):
+                    special.append((i, _canon_fn(f.value_type, quant)))
+            self.plan.append((obj.name, obj.detail, names, special))
 
     def values(self, doc: dict[str, Any]) -> list[Any]:
         """The canonical values the checksum is taken of."""
         out: list[Any] = []
-        for name, detail, fields in self.plan:
+        for name, detail, names, special in self.plan:
             rows = (doc.get(name) or []) if detail else [doc.get(name) or {}]
-            out.append([name, [[_canon(kind, q, row.get(f)) for f, kind, q in fields]
-                               for row in rows]])
+            vals = []
+            for row in rows:
+                v = [row.get(n) for n in names]
+                for i, canon in special:
+                    v[i] = canon(v[i])
+                vals.append(v)
+            out.append([name, vals])
         return out
 
     def __call__(self, doc: dict[str, Any]) -> str:
-        text = json.dumps(self.values(doc), ensure_ascii=False, separators=(",", ":"))
+        text = _dumps(self.values(doc))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
