@@ -643,13 +643,13 @@ class _Reconciler:
                   "; ".join(details))
 
     def _extra(self, conn, out) -> None:
-        """Documents in the ledger of this scenario that no processed record of this file
-        version accounts for (imported from an earlier version, not in this one)."""
+        """Documents in the ledger of this scenario whose key no record of this file version
+        has (imported from an earlier version, not in this one). A record of the key that
+        is not processed (to update) is counted by its reason instead."""
         s = self.sc.name
         after = ""
         taken = exists().where(and_(PR.c.scenario == LEDGER.c.scenario,
-                                    PR.c.group_key == LEDGER.c.doc_key,
-                                    PR.c.processed.is_(True)))
+                                    PR.c.group_key == LEDGER.c.doc_key))
         while True:
             page = conn.execute(
                 select(LEDGER.c.doc_key, LEDGER.c.result, LEDGER.c.file_version)

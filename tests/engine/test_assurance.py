@@ -324,3 +324,29 @@ def test_rollback_keeps_its_meaning_and_undo_works_after_it(master):
     r = api.undo(master, "sales_invoices")  # the ledger still knows the run
     assert r.deleted == 5 and r.records_unmarked == 0  # no prepared data any more
     assert erp(master)["AR301000"] == [] and ledger(master, "sales_invoices") == []
+
+
+def test_upsert_of_a_changed_re_drop_reconciles_after_the_import(master, tmp_path):
+    simplified_invoices(master, mode="upsert")
+    run(master, "sales_invoices")
+    text = (SAMPLES / "sales_invoices.csv").read_text(encoding="utf-8")
+    v2 = tmp_path / "v2.csv"
+    v2.write_text(text.replace("Salmon fillet,10,", "Salmon fillet,12,"), encoding="utf-8")
+    api.upload_version(master, "sales_invoices", v2)
+    api.prepare(master, "sales_invoices", progress=False)
+    r = api.reconcile(master, "sales_invoices")  # INV-1001 waits to be updated
+    assert (r.counts["not_processed"], r.counts["imported_before"]) == (1, 4)
+    assert r.counts["documents_extra"] == 0 and r.ok
+    s = api.import_(master, "sales_invoices", progress=False)
+    assert s.updated == 1
+    r = api.reconcile(master, "sales_invoices")
+    assert r.ok and r.counts["imported"] == 1 and r.counts["imported_before"] == 4
+    qty = next(t for t in r.totals if t.target == "Line.Quantity")
+    assert qty.erp == QTY + 2
+    # the documents were created by the first run; the update did not create any
+    runs = [h["id"] for h in api.history_of(master, "sales_invoices")
+            if h["action"] == "import"]
+    with pytest.raises(BadInputError, match="created no documents"):
+        api.undo(master, "sales_invoices", runs[1])
+    u = api.undo(master, "sales_invoices")
+    assert u.run == runs[0] and u.deleted == 5 and erp(master)["AR301000"] == []
