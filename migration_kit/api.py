@@ -231,3 +231,29 @@ __all__ = [
     "set_value", "show_scenario", "status", "suggest_mapping", "update_schema",
     "update_simplified", "upload_version", "versions",
 ]
+
+
+# -- assurance: reconcile an import with the ERP, undo an import run -----------------------
+def reconcile(ws: Workspace, name: str, *, output: str | Path | None = None):
+    """Reconcile an import scenario's prepared file version with the ERP: counts, control
+    totals, documents that differ; writes the HTML report (``output``, default
+    ``reports/NAME-reconcile.html`` in the workspace) with CSV and JSON beside it. Returns a
+    :class:`~migration_kit.engine.reconcile.ReconcileReport`; its ``raise_for_differences()``
+    fails a headless run naming the documents. The user needs ``edit`` on the window."""
+    from .engine.reconcile import reconcile as _reconcile
+
+    return _reconcile(ws, name, output=output)
+
+
+def undo(ws: Workspace, name: str, run: int | None = None, *, force: bool = False,
+         dry_run: bool = False):
+    """Delete the documents an import run created (default: the scenario's last run that
+    created documents) and mark their records not processed, in one transaction; refused,
+    changing nothing, when other documents refer to them or one was changed after the
+    import (unless ``force``). Returns an :class:`~migration_kit.engine.undo.UndoResult`."""
+    from .engine.undo import undo as _undo
+
+    return _undo(ws, name, run, force=force, dry_run=dry_run)
+
+
+__all__ += ["reconcile", "undo"]

@@ -700,6 +700,41 @@ def rollback_cmd(c: Ctx, name: str) -> None:
           f"{r['history_cleared']} history entries. {r['note']}")
 
 
+@cli.command("reconcile")
+@click.argument("name")
+@click.option("--output", "-o", type=click.Path(dir_okay=False),
+              help="The HTML report (CSV and JSON beside it; default: "
+                   "reports/NAME-reconcile.html in the workspace).")
+@pass_ctx
+def reconcile_cmd(c: Ctx, name: str, output: str | None) -> None:
+    """Reconcile the import with the ERP: counts, control totals, documents that differ
+    (exit 1 when a total or a document differs, naming the first documents)."""
+    r = api.reconcile(c.ws, name, output=output)
+    c.out(r.to_dict(), str(r))
+    if not r.ok:
+        click.echo(f"error: {r.message()}", err=True)
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("undo")
+@click.argument("name")
+@click.option("--run", "run", type=int, default=None,
+              help="The import run (its history id; default: the last run that created "
+                   "documents).")
+@click.option("--force", is_flag=True,
+              help="Delete documents changed in the ERP after the import too.")
+@click.option("--dry-run", is_flag=True, help="List what would be done; change nothing.")
+@pass_ctx
+def undo_cmd(c: Ctx, name: str, run: int | None, force: bool, dry_run: bool) -> None:
+    """Delete the documents an import run created and mark their records not processed
+    (refused, nothing changed, when other documents use them or one was changed after the
+    import). Not the same as rollback."""
+    r = api.undo(c.ws, name, run, force=force, dry_run=dry_run)
+    c.out(r.to_dict(), str(r))
+    if r.refused:  # only a dry run gets here refused: the real one raised
+        raise click.exceptions.Exit(2)
+
+
 # -- runbook -----------------------------------------------------------------------------
 @cli.command("demo")
 @click.option("--output", "-o", default="runs/demo", show_default=True,

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 
 from .errors import BadInputError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # SQLite stores Numeric as REAL; values are quantized to the field's scale on the way in and
 # out, so the warning about native Decimal support is noise for us.
@@ -131,6 +131,12 @@ import_ledger = Table(
     Column("file_version", Integer, nullable=True),
     Column("source_line", Integer, nullable=True),
     Column("digest", String(64), nullable=True),
+    # Schema version 3: the import run (mk_history.id) that created the document (None: it
+    # existed before and the import updated it), and a checksum of the document as the
+    # import saved it, so undo and reconcile see a document changed in the ERP since.
+    Column("run_id", Integer, nullable=True),
+    Column("doc_digest", String(64), nullable=True),
+    Index("ix_mk_import_ledger_run", "scenario", "run_id"),
 )
 
 # Who holds a scenario's lock on PostgreSQL (the advisory lock itself names no one): written
@@ -171,6 +177,8 @@ _ADDED = {
         ("mk_import_ledger", "file_version", "INTEGER"),
         ("mk_import_ledger", "source_line", "INTEGER"),
         ("mk_import_ledger", "digest", "VARCHAR(64)")],
+    3: [("mk_import_ledger", "run_id", "INTEGER"),
+        ("mk_import_ledger", "doc_digest", "VARCHAR(64)")],
 }
 
 
@@ -232,8 +240,8 @@ def _upgrade(conn, found: int) -> None:
     for version in range(found + 1, SCHEMA_VERSION + 1):
         for table, column, sql_type in _ADDED.get(version, []):
             conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
-    for index in prepared_record.indexes:  # create_all skips indexes of existing tables
-        index.create(conn, checkfirst=True)
+    for index in (*prepared_record.indexes, *import_ledger.indexes):
+        index.create(conn, checkfirst=True)  # create_all skips indexes of existing tables
     conn.execute(meta.update().where(meta.c.key == "schema_version")
                  .values(value=str(SCHEMA_VERSION)))
 

@@ -29,7 +29,7 @@ SCENARIO_TEMPLATES = resources.scenarios()
 NOTEBOOKS = resources.notebooks()
 NOTEBOOK_GLOB = resources.NOTEBOOK_GLOB
 # Parameters that name folders: relative ones are taken from the caller's working folder.
-PATH_PARAMETERS = ("workspace", "samples", "templates", "download_dir")
+PATH_PARAMETERS = ("workspace", "samples", "templates", "download_dir", "report_dir")
 # The IPython kernel's own warnings ("running over TCP without encryption") are noise here;
 # errors in cells still fail the run and are kept in the executed notebook.
 QUIET_KERNEL = ["--IPKernelApp.log_level=ERROR"]
@@ -233,6 +233,31 @@ def first_failed(summaries: dict[str, api.ImportSummary], default: str | None = 
                  ) -> str | None:
     """The scenario whose import stopped (to open in the correction grid), else ``default``."""
     return next((n for n, s in summaries.items() if not s.ok), default)
+
+
+def reconcile(ws: Workspace, names: list[str], report_dir: str | Path | None = None
+              ) -> dict[str, Any]:
+    """Reconcile each import scenario with the ERP, writing its reports (HTML, CSV, JSON)
+    to ``report_dir`` (default: ``reports/`` in the workspace); prints one line each and
+    returns {name: ReconcileReport}."""
+    folder = Path(report_dir) if report_dir else ws.path("reports")
+    out = {}
+    for name in names:
+        report = api.reconcile(ws, name, output=folder / f"{name}-reconcile.html")
+        c = report.counts
+        print(f"{name}: {'reconciled' if report.ok else 'DIFFERS'}: "
+              f"{c['documents_found']} of {c['documents_expected']} document(s) in the ERP, "
+              f"{report.n_differences} differ(s); {report.html_path}")
+        out[name] = report
+    return out
+
+
+def raise_for_differences(reports: dict[str, Any]) -> None:
+    """Stop a headless run when a scenario does not reconcile: the
+    :class:`~migration_kit.engine.reconcile.ReconcileError` of the first one, naming its
+    documents that differ."""
+    for report in reports.values():
+        report.raise_for_differences()
 
 
 # -- running the notebooks ---------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from .. import db
+from ..erp.digest import DocumentDigest
 from ..errors import BadInputError, FieldError, RecordError
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
@@ -122,6 +123,8 @@ class _Importer:
         self.target_ok = compile_restrictions(sc.target_restrictions,
                                               today=self.mapping.ctx.today, locale=sc.locale)
         self.summary = ImportSummary(sc.name, validate_only=validate_only)
+        self.doc_digest = DocumentDigest(self.window)  # of each saved document (ledger)
+        self.run_id: int | None = None
 
     def run(self) -> ImportSummary:
         ws, sc = self.ws, self.sc
@@ -137,6 +140,7 @@ class _Importer:
                 _todo(sc.name))).scalar_one()
             run = history.start(conn, sc.name, "validate" if self.validate_only else "import",
                                 ws.user, self.version)
+            self.run_id = run
         bar = progress_bar(self.progress, total=total, desc=f"import {sc.name}",
                            unit="records")
         after = 0
@@ -214,6 +218,7 @@ class _Importer:
         stop_at: tuple[Any, list[FieldError] | MappingError] | None = None
         seen_now: dict[str, Any] = {}  # document key -> the record saved in this batch
         upsert = sc.mode == "upsert"
+        digests: dict[int, str] = {}  # record -> checksum of its saved document
         for rec in recs:
             rows = rows_of.get(rec["record_no"], [])
             dk = rec["group_key"]
@@ -266,11 +271,13 @@ class _Importer:
             for (rec, _), res in zip(to_save, results):
                 if res.ok:
                     marks.append((rec, res.action, res.key))
+                    if not self.validate_only and res.doc is not None:
+                        digests[rec["record_no"]] = self.doc_digest(res.doc)
                 elif res.action == "failed":
                     marks.append((rec, "failed", res.errors))
                     if self.stop_on_error and stop_at is None:
                         stop_at = (rec, res.errors)
-        self._write_marks(conn, marks, ledger, data_of)
+        self._write_marks(conn, marks, ledger, data_of, digests)
         if stop_at is not None:
             self.summary.stopped = self._record_error(*stop_at)
             return True
@@ -285,9 +292,10 @@ class _Importer:
             select(L.c.doc_key, L.c.file_version, L.c.source_line).where(and_(
                 L.c.scenario == self.sc.name, L.c.doc_key.in_(keys))))}
 
-    def _write_marks(self, conn, marks, ledger, data_of) -> None:
+    def _write_marks(self, conn, marks, ledger, data_of, digests) -> None:
         sc = self.sc
         done, errs, new_keys, old_keys = [], [], [], []
+        run_of_new = []  # ledger entries of documents saved before whose run becomes this one
         for rec, outcome, detail in marks:
             if outcome in ("inserted", "updated"):
                 if outcome == "inserted":
@@ -300,10 +308,16 @@ class _Importer:
                 done.append({"s": sc.name, "r": rec["record_no"], "res": result, "n": None})
                 dk = rec["group_key"]
                 if dk is not None:
+                    # run: the run that created the document (an update keeps the creator;
+                    # a document that existed before the scenario saved it has none)
                     entry = {"s": sc.name, "k": dk, "res": result, "v": self.version,
                              "l": rec["source_line"],
-                             "d": grouping.rows_digest(data_of.get(rec["record_no"], []))}
+                             "d": grouping.rows_digest(data_of.get(rec["record_no"], [])),
+                             "dd": digests.get(rec["record_no"]),
+                             "run": self.run_id if outcome == "inserted" else None}
                     (old_keys if dk in ledger else new_keys).append(entry)
+                    if dk in ledger and outcome == "inserted":
+                        run_of_new.append({"s": sc.name, "k": dk, "run": self.run_id})
             elif outcome == "skipped":
                 self.summary.skipped += 1
                 if not self.validate_only:
@@ -333,13 +347,19 @@ class _Importer:
         if new_keys:
             conn.execute(insert(L).values(scenario=bindparam("s"), doc_key=bindparam("k"),
                                           result=bindparam("res"), file_version=bindparam("v"),
-                                          source_line=bindparam("l"), digest=bindparam("d")),
+                                          source_line=bindparam("l"), digest=bindparam("d"),
+                                          doc_digest=bindparam("dd"), run_id=bindparam("run")),
                          new_keys)
         if old_keys:  # upsert of a document imported before: the ledger follows
             conn.execute(update(L).where(and_(L.c.scenario == bindparam("s"),
                                               L.c.doc_key == bindparam("k")))
                          .values(result=bindparam("res"), file_version=bindparam("v"),
-                                 source_line=bindparam("l"), digest=bindparam("d")), old_keys)
+                                 source_line=bindparam("l"), digest=bindparam("d"),
+                                 doc_digest=bindparam("dd")), old_keys)
+        if run_of_new:  # in the ledger, but not in the ERP any more: this run created it
+            conn.execute(update(L).where(and_(L.c.scenario == bindparam("s"),
+                                              L.c.doc_key == bindparam("k")))
+                         .values(run_id=bindparam("run")), run_of_new)
 
     def _record_error(self, rec, detail) -> RecordError:
         message, fld = _message(detail)

@@ -201,6 +201,28 @@ class ImportMapping:
             doc[obj] = lines
         return doc
 
+    def document_lenient(self, rows: list[Mapping[str, Any]]
+                         ) -> tuple[dict[str, Any], list[MappingError]]:
+        """``document`` that goes on past values it cannot map (left empty), returning
+        them too: what the control totals of a record in error can still count."""
+        errors: list[MappingError] = []
+
+        def get(value, row):
+            try:
+                return value(row)
+            except MappingError as e:
+                errors.append(e)
+                return None
+
+        first = rows[0]
+        doc: dict[str, Any] = {self.window.summary: {f: get(value, first)
+                                                     for f, value in self._summary_values}}
+        for obj, values in self._detail_values:
+            doc[obj] = [ln for ln in ({f: get(value, row) for f, value in values}
+                                      for row in rows)
+                        if any(v is not None for v in ln.values())]
+        return doc, errors
+
 
 def _plain(v: Any) -> Any:
     """JSON-friendly text of a key value (dates and decimals as text)."""

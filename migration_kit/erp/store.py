@@ -116,6 +116,7 @@ class SaveResult:
     key: dict[str, Any] | None = None
     errors: list[FieldError] = field(default_factory=list)
     action: str = "inserted"  # inserted | updated | failed | not saved
+    doc: Doc | None = None  # the document as saved (validated, numbered)
 
 
 class _Lookup:
@@ -275,6 +276,7 @@ class ERPStore:
                 self._insert(conn, w, [d for _, d in to_insert])
         for pos, clean in to_insert + to_update:
             results[pos].key = _key(w, clean)
+            results[pos].doc = clean
             if not dry_run:
                 lookup.saved(w.id, clean[w.summary])
         return results
@@ -420,10 +422,61 @@ class ERPStore:
             return doc
         return None
 
+    def documents_by_keys(self, conn: Connection, window_id: str,
+                          keys: list[dict[str, Any]]) -> dict[tuple, tuple[int, Doc]]:
+        """The stored documents of the given keys ({key field: value}, as ``save`` returns
+        them): {normalised key: (_id, document)}; keys not stored are left out."""
+        w = self.windows.get(window_id)
+        wanted = [tuple(k.get(n) for n in w.key_fields) for k in keys]
+        ids = self._existing_ids(conn, w, wanted)
+        docs = self._documents_by_ids(conn, w, sorted(ids.values()))
+        return {nk: (i, docs[i]) for nk, i in ids.items() if i in docs}
+
+    def _documents_by_ids(self, conn: Connection, w: WindowDef, ids: list[int]
+                          ) -> dict[int, Doc]:
+        st = self.summary_table(w.id)
+        fields = list(w.summary_object.fields)
+        out: dict[int, Doc] = {}
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            for r in conn.execute(select(st).where(st.c._id.in_(part))).mappings():
+                doc: Doc = {w.summary: {n: r[n] for n in fields}}
+                for obj in w.detail_objects:
+                    doc[obj.name] = []
+                out[r["_id"]] = doc
+            for obj in w.detail_objects:
+                t = self.tables[(w.id, obj.name)]
+                names = list(obj.fields)
+                q = (select(t.c._doc_id, *(t.c[n] for n in names))
+                     .where(t.c._doc_id.in_(part)).order_by(t.c._doc_id, t.c._id))
+                for r in conn.execute(q):
+                    if r[0] in out:
+                        out[r[0]][obj.name].append(dict(zip(names, r[1:])))
+        return out
+
+    def delete_documents(self, conn: Connection, window_id: str, ids: list[int]) -> int:
+        """Delete the documents of the given ids with their lines (on the caller's
+        transaction); returns how many summary rows were deleted."""
+        w = self.windows.get(window_id)
+        st = self.summary_table(window_id)
+        n = 0
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            for obj in w.detail_objects:
+                t = self.tables[(w.id, obj.name)]
+                conn.execute(delete(t).where(t.c._doc_id.in_(part)))
+            n += conn.execute(delete(st).where(st.c._id.in_(part))).rowcount
+        return n
+
     def count(self, conn: Connection, window_id: str, object_name: str | None = None) -> int:
         w = self.windows.get(window_id)
         t = self.tables[(window_id, object_name or w.summary)]
         return conn.execute(select(func.count()).select_from(t)).scalar_one()
+
+
+def norm_key(w: WindowDef, key: dict[str, Any]) -> tuple:
+    """A document key ({key field: value}) as the store compares keys."""
+    return _norm_key(tuple(key.get(n) for n in w.key_fields))
 
 
 def _norm_key(k: tuple) -> tuple:

@@ -59,7 +59,7 @@ def test_cli_demo_and_runbook_commands(monkeypatch, tmp_path):
 def test_every_notebook_runs_and_is_kept(demo_run):
     names = [p.name for p in demo_run["notebooks"]]
     assert names == sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    assert len(names) == 7
+    assert len(names) == 8
     for p in demo_run["notebooks"]:
         nb = nbformat.read(p, as_version=4)
         assert nb.metadata.papermill.exception is None or not nb.metadata.papermill.exception
@@ -90,6 +90,51 @@ def test_erp_records_after_the_runbook(demo_run):
     assert [ln["Quantity"] for ln in inv1["Line"]] == [Decimal(10), Decimal(5), Decimal(1)]
     assert inv1["Line"][1]["Amount"] == Decimal("717.75")
     assert len(invoices["INV-1003"]["Line"]) == 2
+
+
+def test_every_import_reconciles_after_the_runbook(demo_run):
+    """Notebook 08: a report per import scenario, in the workspace's reports/ folder, every
+    one reconciled; the executed notebook shows them inline."""
+    reports = demo_run["workspace"] / "reports"
+    assert demo_run["reports"] == sorted(str(reports / f"{n}-reconcile.html")
+                                         for n in runbook.DEMO_IMPORTS)
+    for name in runbook.DEMO_IMPORTS:
+        data = json.loads((reports / f"{name}-reconcile.json").read_text(encoding="utf-8"))
+        assert data["ok"] is True, (name, data["differences"])
+        assert data["counts"]["documents_found"] == data["counts"]["prepared_records"] > 0
+        assert (reports / f"{name}-reconcile.csv").is_file()
+    nb = nbformat.read(demo_run["workspace"].parent / "notebooks" / "08_reconcile.ipynb",
+                       as_version=4)
+    html = [o["data"]["text/html"] for c in nb.cells for o in c.get("outputs", [])
+            if "text/html" in o.get("data", {})]
+    assert len(html) == len(runbook.DEMO_IMPORTS)
+    assert all("RECONCILED" in h and "<svg" in h for h in html)
+
+
+def test_a_difference_fails_the_reconcile_notebook_naming_the_document(tmp_path,
+                                                                      isolated_jupyter):
+    """Under papermill notebook 08 fails when a document was changed after the import."""
+    from tests.helpers import load_master, run, simplified_invoices
+
+    ws = api.init_workspace(tmp_path / "ws")
+    load_master(ws)
+    simplified_invoices(ws)
+    run(ws, "sales_invoices")
+    doc = next(d for d in api.list_documents(ws, "AR301000")
+               if d["Document"]["ReferenceNbr"] == "INV-1004")
+    doc["Line"][0]["Quantity"] = Decimal(99)
+    doc["Line"][0]["Amount"] = None
+    api.save_document(ws, "AR301000", doc, mode="upsert")
+    ws.dispose()
+    from .helpers import run as run_notebooks
+
+    with pytest.raises(runbook.RunbookError) as e:
+        run_notebooks(tmp_path, ["08_reconcile.ipynb"],
+                      reconcile_scenarios=["customers", "sales_invoices"])
+    assert e.value.notebook == "08_reconcile.ipynb" and e.value.ename == "ReconcileError"
+    assert "scenario 'sales_invoices' does not reconcile" in e.value.evalue
+    assert "Invoice INV-1004" in e.value.evalue
+    assert "Line 1.Quantity: file 100, ERP 99" in e.value.evalue
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -219,7 +264,7 @@ def test_committed_notebooks_are_clean():
     assert [p.name for p in paths] == [
         "01_workspace.ipynb", "02_providers.ipynb", "03_simplified_scenario.ipynb",
         "04_manual_scenarios.ipynb", "05_prepare_and_import.ipynb", "06_export.ipynb",
-        "07_history.ipynb"]
+        "07_history.ipynb", "08_reconcile.ipynb"]
     for p in paths:
         nb = nbformat.read(p, as_version=4)
         assert nb.metadata.kernelspec.name == "python3", p.name

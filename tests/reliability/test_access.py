@@ -78,6 +78,9 @@ def test_api_refuses_without_edit(ws, user):
             "toggle processed": lambda: api.toggle_processed(mine, "inv", [1]),
             "clear errors": lambda: api.clear_errors(mine, "inv"),
             "clear active until error": lambda: api.clear_active_until_error(mine, "inv"),
+            "reconcile": lambda: api.reconcile(mine, "inv"),
+            "undo": lambda: api.undo(mine, "inv"),
+            "undo dry run": lambda: api.undo(mine, "inv", dry_run=True),
         }
         for what, call in calls.items():
             with pytest.raises(PermissionDeniedError, match="AR301000") as ei:
@@ -97,7 +100,8 @@ def test_cli_refuses_without_edit(ws, monkeypatch, capsys):
         assert "inv " not in listed and "AR301000" not in listed
         for args in (["prepare", "inv"], ["import", "inv"], ["import", "--prepare", "inv"],
                      ["rollback", "inv"], ["prepared", "list", "inv"],
-                     ["prepared", "deactivate", "inv", "1"], ["history", "inv"]):
+                     ["prepared", "deactivate", "inv", "1"], ["history", "inv"],
+                     ["reconcile", "inv"], ["undo", "inv"], ["undo", "inv", "--dry-run"]):
             assert cli_main(["-w", str(ws.root), "--user", user, *args]) == 3, (user, args)
             err = capsys.readouterr().err
             assert f"user {user!r} has" in err and "AR301000" in err, err

@@ -1,4 +1,4 @@
-"""Kill test: SIGKILL prepare, import and export at seeded random moments and run them again
+"""Kill test: SIGKILL prepare, import, export and undo at seeded random moments and run them again
 until done. Nothing is lost, nothing doubled, Processed always matches the ERP, prepared
 data is the old or the new, never half, and no half-written file becomes a version.
 
@@ -234,3 +234,69 @@ def test_kill_then_rerun_with_master_only(tmp_path, db_url):
     c = check_processed_matches_erp(ws, "inv")
     assert c["processed"] == c["records"] == c["documents"]
     ws.dispose()
+
+
+UNDO_KILLS = {
+    "stmt": lambda r: f"kill:stmt:{r.randint(1, 11)}",             # inside the transaction
+    "commit": lambda r: "kill:commit:1",                            # just before its commit
+    "during-commit": lambda r: f"kill:commit:1:{r.uniform(0, 0.004):.4f}",
+    "time": lambda r: f"kill:time:{r.uniform(0.3, 1.5):.3f}",       # anywhere
+}
+# Columns that differ between two equal workspaces built one after the other.
+VOLATILE = {"mk_history": {"id", "started", "ended"}, "mk_scenario_state": {"prepared_at"},
+            "mk_file_version": {"created"}}
+UNDO_LINES = 600
+
+
+def _imported(root, url, file):
+    """A fresh workspace with master data and the invoices of ``file`` imported."""
+    ws = master_workspace(root, url)
+    invoice_scenario(ws, "inv", file, batch_size=BATCH)
+    api.prepare(ws, "inv", progress=False)
+    assert api.import_(ws, "inv", progress=False).ok
+    return ws
+
+
+def _snapshot(ws):
+    tables = dump_tables(ws, skip_columns=VOLATILE)
+    tables.pop("mk_lock_holder", None)  # who held a lock: left by a killed holder on purpose
+    snap = digest(tables)
+    ws.dispose()
+    return snap
+
+
+def test_undo_killed_leaves_before_or_after(tmp_path, db_url, request):
+    """A killed undo leaves the workspace as before it or as after it, never half; run
+    again it ends as an uninterrupted undo (ERP without the invoices, records not
+    processed, ledger without them)."""
+    kind = db_kind(db_url)
+    rng = random.Random(f"{SEED}-undo-{kind}")
+    file = tmp_path / "invoices.csv"
+    n_invoices = make_invoices(file, UNDO_LINES)
+    ref = _imported(tmp_path / "ref", new_db_url(kind, tmp_path, request), file)
+    ref_before = _snapshot(ref)
+    res = run_cli(ref.root, "undo", "inv")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert f"deleted {n_invoices} document(s)" in res.stdout
+    after = _snapshot(ref)
+    assert documents(ref) == [] and api.counts(ref, "inv")["processed"] == 0
+    ref.dispose()
+
+    killed = []
+    for i, hook in enumerate(_hooks(rng, UNDO_KILLS)):
+        url = db_url if i == 0 else new_db_url(kind, tmp_path, request)
+        ws = _imported(tmp_path / f"ws{i}", url, file)
+        before = _snapshot(ws)
+        assert before == ref_before
+        res = run_cli(ws.root, "undo", "inv", hook=hook)
+        assert res.returncode in (0, -9), (hook, res.returncode, res.stderr[-2000:])
+        if res.returncode == -9:
+            killed.append(hook)
+        state = _snapshot(ws)
+        assert state in (before, after), f"{hook}: a killed undo left half an undo"
+        if state == before:
+            res = run_cli(ws.root, "undo", "inv")
+            assert res.returncode == 0, res.stdout + res.stderr
+            assert _snapshot(ws) == after
+        ws.dispose()
+    assert len(killed) >= min(2, KILL_POINTS), f"too few runs were killed: {killed}"

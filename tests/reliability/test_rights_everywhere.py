@@ -66,6 +66,8 @@ def calls(ws, admin_sc, tmp_path):
         "prepare": lambda: api.prepare(ws, "inv", progress=False),
         "prepare_export": lambda: api.prepare_export(ws, "inv"),
         "rollback": lambda: api.rollback(ws, "inv"),
+        "reconcile": lambda: api.reconcile(ws, "inv"),
+        "undo": lambda: api.undo(ws, "inv", dry_run=True),
         "save_document": lambda: api.save_document(ws, "AR303000", {"Customer": {}}),
         "save_scenario": lambda: api.save_scenario(ws, sc),
         "set_active": lambda: api.set_active(ws, "inv", 1, False),

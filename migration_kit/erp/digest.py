@@ -1,0 +1,83 @@
+"""A checksum of an ERP document: the same text for the document as the import saved it
+and as it reads back from the database later, different as soon as any stored value of
+the summary or of a line changed, a line was added or removed.
+
+Values are written in a canonical form per field type (decimals quantized to the scale the
+column stores, dates ISO, text as stored), fields in the window's order, lines in their
+stored order. Internal columns (``_id``, ``_doc_id``) are not part of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from .windows import WindowDef
+
+DEFAULT_SCALE = 4  # a decimal field without scale is stored as Numeric(18, 4)
+
+
+def _canon_fn(kind: str, quant: Decimal | None) -> Callable[[Any], Any]:
+    """The canonical form of a value of one field type (None stays None)."""
+    if kind == "decimal":
+        def dec(v: Any) -> Any:
+            if v is None:
+                return None
+            try:
+                d = v if type(v) is Decimal else Decimal(str(v))
+                return format(d.quantize(quant, rounding=ROUND_HALF_UP), "f")
+            except (InvalidOperation, ValueError):
+                return str(v)
+        return dec
+    if kind == "date":
+        return lambda v: None if v is None else (
+            v.isoformat() if isinstance(v, dt.date) else str(v))
+    if kind == "integer":
+        return lambda v: None if v is None else int(v)
+    if kind == "boolean":
+        return lambda v: None if v is None else bool(v)
+    return lambda v: v if v is None or type(v) is str else str(v)
+
+
+class DocumentDigest:
+    """``digest(doc)``: the checksum of a document of ``window`` (see the module doc)."""
+
+    def __init__(self, window: WindowDef):
+        self.window = window
+        # per object: its field names, and the positions whose values need a canonical form
+        # (decimals and dates; text, whole numbers and booleans are taken as they are)
+        self.plan: list[tuple[str, bool, list[str], list[tuple[int, Callable[[Any], Any]]]]] = []
+        for obj in window.objects.values():
+            names, special = [], []
+            for i, f in enumerate(obj.fields.values()):
+                names.append(f.name)
+                quant = (Decimal(1).scaleb(-(f.scale if f.scale is not None else DEFAULT_SCALE))
+                         if f.value_type == "decimal" else None)
+                if f.value_type in ("decimal", "date"):
+                    special.append((i, _canon_fn(f.value_type, quant)))
+            self.plan.append((obj.name, obj.detail, names, special))
+
+    def values(self, doc: dict[str, Any]) -> list[Any]:
+        """The canonical values the checksum is taken of."""
+        out: list[Any] = []
+        for name, detail, names, special in self.plan:
+            rows = (doc.get(name) or []) if detail else [doc.get(name) or {}]
+            vals = []
+            for row in rows:
+                v = [row.get(n) for n in names]
+                for i, canon in special:
+                    v[i] = canon(v[i])
+                vals.append(v)
+            out.append([name, vals])
+        return out
+
+    def __call__(self, doc: dict[str, Any]) -> str:
+        text = _dumps(self.values(doc))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
