@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import api
-from .errors import MigrationError
+from .errors import MigrationError, ScenarioError
 from .jsonio import dumps
 from .workspace import Workspace
 
@@ -149,14 +149,27 @@ def erp_save(c: Ctx, window: str, file, upsert: bool) -> None:
 
 # -- providers ---------------------------------------------------------------------------
 def _params(items: tuple[str, ...]) -> dict[str, Any]:
-    """--param KEY=VALUE pairs; values are read as YAML (numbers, lists, true/false)."""
-    import yaml
-
+    """--param KEY=VALUE pairs; values are read as YAML (numbers, lists, true/false). A
+    value that is not YAML (``[``, ``|``, ``#``) is taken as the text it is."""
     out = {}
     for item in items:
         k, v = _pair(item)
-        out[k] = yaml.safe_load(v) if v.strip() else v
+        out[k] = _yaml_value(v)
     return out
+
+
+def _yaml_value(v: str) -> Any:
+    import yaml
+
+    if not v.strip():
+        return v
+    try:
+        value = yaml.safe_load(v)
+    except yaml.YAMLError:
+        return v
+    if value in (None, "") and v.strip() not in ("null", "Null", "NULL", "~", "''", '""'):
+        return v  # '|', '>', '#...': YAML syntax that reads as nothing
+    return value
 
 
 @cli.group()
@@ -399,8 +412,12 @@ def scenario_show(c: Ctx, name: str) -> None:
 @pass_ctx
 def scenario_check(c: Ctx, name: str) -> None:
     """Check a scenario against its window and provider; every problem with its line."""
-    sc = api.show_scenario(c.ws, name)
-    problems = api.check_scenario(c.ws, sc)
+    try:
+        sc = api.show_scenario(c.ws, name)
+    except ScenarioError as e:  # unknown keys, wrong types: listed the same way
+        problems = e.problems
+    else:
+        problems = api.check_scenario(c.ws, sc)
     c.out({"scenario": name, "problems": problems},
           "\n".join(problems) if problems else f"{name}: no problems")
     if problems:
