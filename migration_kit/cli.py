@@ -460,16 +460,26 @@ def prepare_cmd(c: Ctx, name: str, version: int | None) -> None:
               help="With --prepare: incremental imports only a newer file version.")
 @click.option("--reuse", is_flag=True,
               help="With --prepare: re-use unfinished prepared data instead of discarding it.")
-@click.option("--batch-size", type=int, help="Records per transaction.")
+@click.option("--discard", is_flag=True,
+              help="With --prepare: discard unfinished prepared data and prepare afresh.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Records per transaction.")
 @pass_ctx
 def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
                save_only_if_valid: bool, prepare_first: bool, sync: str | None, reuse: bool,
-               batch_size: int | None) -> None:
-    """Import the prepared records (exit 1 when a record stops the run)."""
+               discard: bool, batch_size: int | None) -> None:
+    """Import the prepared records (exit 1 when a record stops the run).
+
+    With --prepare, unfinished prepared data of the same file version is discarded or
+    re-used as the scenario's option discard_previous says (default: discarded), unless
+    --reuse or --discard is given."""
+    if reuse and discard:
+        raise click.UsageError("give --reuse or --discard, not both")
     opts = {"continue_on_error": continue_on_error or None, "validate_only": validate_only,
             "save_only_if_valid": save_only_if_valid or None, "batch_size": batch_size}
     if prepare_first:
-        r = api.prepare_and_import(c.ws, name, sync=sync, discard_previous=not reuse,
+        # None: the scenario's own option discard_previous decides
+        discard_previous = False if reuse else True if discard else None
+        r = api.prepare_and_import(c.ws, name, sync=sync, discard_previous=discard_previous,
                                    progress=not c.as_json, **opts)
         c.out(r.to_dict(), str(r))
         s = r.imported
