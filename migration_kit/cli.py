@@ -48,6 +48,10 @@ def _readable(obj: Any) -> str:
 
 pass_ctx = click.make_pass_decorator(Ctx)
 _LAST_WORKSPACE: list[str | None] = [None]  # for the crash report of an internal error
+# Numbers the database can hold (a bigger one is a usage error, not a database error).
+MAX_INT = 2**63 - 1
+LINE = click.IntRange(1, MAX_INT)  # a line or version number
+COUNT = click.IntRange(0, MAX_INT)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -143,6 +147,9 @@ def erp_save(c: Ctx, window: str, file, upsert: bool) -> None:
         doc = json.load(file)
     except json.JSONDecodeError as e:
         raise click.BadParameter(f"not JSON: {e}") from None
+    except UnicodeDecodeError as e:  # e.g. a workbook given instead of a JSON file
+        raise click.BadParameter(f"not JSON: not UTF-8 text ({e.reason} at byte "
+                                 f"{e.start})") from None
     key = api.save_document(c.ws, window, doc, mode="upsert" if upsert else "insert")
     c.out({"saved": key}, "saved " + ", ".join(f"{k}={v}" for k, v in key.items()))
 
@@ -437,7 +444,7 @@ def scenario_convert(c: Ctx, name: str) -> None:
 # -- processes ---------------------------------------------------------------------------
 @cli.command("prepare")
 @click.argument("name")
-@click.option("--version", type=int, help="File version (default: the latest).")
+@click.option("--version", type=LINE, help="File version (default: the latest).")
 @pass_ctx
 def prepare_cmd(c: Ctx, name: str, version: int | None) -> None:
     """Prepare the data of an import or export scenario."""
@@ -462,7 +469,7 @@ def prepare_cmd(c: Ctx, name: str, version: int | None) -> None:
               help="With --prepare: re-use unfinished prepared data instead of discarding it.")
 @click.option("--discard", is_flag=True,
               help="With --prepare: discard unfinished prepared data and prepare afresh.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Records per transaction.")
+@click.option("--batch-size", type=click.IntRange(1, MAX_INT), help="Records per transaction.")
 @pass_ctx
 def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
                save_only_if_valid: bool, prepare_first: bool, sync: str | None, reuse: bool,
@@ -543,8 +550,8 @@ def prepared() -> None:
 @click.option("--errors", "errors_only", is_flag=True, help="Only records with errors.")
 @click.option("--skipped", "skipped_only", is_flag=True,
               help="Only records marked Processed without an import (with the reason).")
-@click.option("--offset", default=0, show_default=True)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--offset", default=0, show_default=True, type=COUNT)
+@click.option("--limit", default=50, show_default=True, type=COUNT)
 @pass_ctx
 def prepared_list(c: Ctx, name: str, errors_only: bool, skipped_only: bool, offset: int,
                   limit: int) -> None:
@@ -562,7 +569,7 @@ def prepared_list(c: Ctx, name: str, errors_only: bool, skipped_only: bool, offs
 
 @prepared.command("set")
 @click.argument("name")
-@click.argument("line", type=int)
+@click.argument("line", type=LINE)
 @click.argument("field_name", metavar="FIELD")
 @click.argument("value")
 @pass_ctx
@@ -575,7 +582,7 @@ def prepared_set(c: Ctx, name: str, line: int, field_name: str, value: str) -> N
 
 @prepared.command("deactivate")
 @click.argument("name")
-@click.argument("line", type=int)
+@click.argument("line", type=LINE)
 @pass_ctx
 def prepared_deactivate(c: Ctx, name: str, line: int) -> None:
     """Clear Active on the record of LINE (it will not be imported)."""
@@ -586,7 +593,7 @@ def prepared_deactivate(c: Ctx, name: str, line: int) -> None:
 
 @prepared.command("activate")
 @click.argument("name")
-@click.argument("line", type=int)
+@click.argument("line", type=LINE)
 @pass_ctx
 def prepared_activate(c: Ctx, name: str, line: int) -> None:
     """Set Active on the record of LINE."""
@@ -602,7 +609,7 @@ def prepared_activate(c: Ctx, name: str, line: int) -> None:
 @click.argument("replacement")
 @click.option("--match-case", is_flag=True)
 @click.option("--whole", is_flag=True, help="Match the whole value only.")
-@click.option("--line", "lines", type=int, multiple=True, help="Only these lines.")
+@click.option("--line", "lines", type=LINE, multiple=True, help="Only these lines.")
 @pass_ctx
 def prepared_replace(c: Ctx, name: str, column: str, find: str, replacement: str,
                      match_case: bool, whole: bool, lines: tuple[int, ...]) -> None:
@@ -614,7 +621,7 @@ def prepared_replace(c: Ctx, name: str, column: str, find: str, replacement: str
 
 @prepared.command("toggle-active")
 @click.argument("name")
-@click.option("--line", "lines", type=int, multiple=True, help="Lines (default: all).")
+@click.option("--line", "lines", type=LINE, multiple=True, help="Lines (default: all).")
 @pass_ctx
 def prepared_toggle_active(c: Ctx, name: str, lines: tuple[int, ...]) -> None:
     """Flip Active on the records of the given lines."""
@@ -633,7 +640,7 @@ def prepared_clear_until_error(c: Ctx, name: str) -> None:
 
 @prepared.command("toggle-processed")
 @click.argument("name")
-@click.option("--line", "lines", type=int, multiple=True, required=True)
+@click.option("--line", "lines", type=LINE, multiple=True, required=True)
 @pass_ctx
 def prepared_toggle_processed(c: Ctx, name: str, lines: tuple[int, ...]) -> None:
     """Flip Processed on the records of the given lines (may cause a second import)."""
@@ -645,7 +652,7 @@ def prepared_toggle_processed(c: Ctx, name: str, lines: tuple[int, ...]) -> None
 
 @prepared.command("clear-errors")
 @click.argument("name")
-@click.option("--line", "lines", type=int, multiple=True, help="Lines (default: all).")
+@click.option("--line", "lines", type=LINE, multiple=True, help="Lines (default: all).")
 @pass_ctx
 def prepared_clear_errors(c: Ctx, name: str, lines: tuple[int, ...]) -> None:
     """Clear the error messages of the prepared records."""
