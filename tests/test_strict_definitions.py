@@ -169,7 +169,8 @@ def test_provider_parameters_are_strict(ws):
     with pytest.raises(DefinitionError) as ei:
         api.add_provider(ws, "other", SAMPLES / "customers.csv",
                          params={"header_row": "abc", "delimeter": ";"})
-    assert ei.value.problems == ["params.header_row: 'abc' is not an integer",
+    assert ei.value.problems == ["params.header_row: 'abc' is not a row number (1 or more) "
+                                 "or auto",
                                  "params: unknown key `delimeter`; did you mean `delimiter`?"]
     with pytest.raises(DefinitionError, match="params.quotechar: '' is not one character"):
         api.add_provider(ws, "other", SAMPLES / "customers.csv", params={"quotechar": ""})

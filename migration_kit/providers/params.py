@@ -1,7 +1,7 @@
 """The parameters of each provider type, and the YAML form of a provider, checked strictly.
 
 A parameter a type does not know is refused with a suggestion (``-p delimeter=;``: did you
-mean `delimiter`?), a value of the wrong type with its name (``params.header_row: 'abc' is
+mean `delimiter`?), a value of the wrong type with its name (``params.skip_rows: 'abc' is
 not an integer``). ``None`` (``-p header_row=null``) means "the default" everywhere; ``auto``
 means "detect it" where detection exists. See migration_kit/definitions.py.
 """
@@ -49,7 +49,8 @@ def _sheet(v: Any) -> bool:
 
 
 def _paths(v: Any) -> bool:
-    return v == "auto" or (isinstance(v, list) and all(isinstance(x, str) for x in v))
+    """``auto``, a path, comma-separated paths, or a list of paths."""
+    return isinstance(v, str) or (isinstance(v, list) and all(isinstance(x, str) for x in v))
 
 
 Positive = Annotated[int, Field(gt=0)]
@@ -98,7 +99,7 @@ class ExcelParams(Strict):
 
 class XmlParams(Strict):
     record_path: str | None = None
-    detail_paths: Annotated[Any, rule(_paths, "is not a list of paths (or auto)")] = None
+    detail_paths: Annotated[Any, rule(_paths, "is not a path, a list of paths or auto")] = None
     namespaces: dict[str, str] | None = None
     encoding: str | None = None
     date_format: str | None = None
