@@ -4,8 +4,9 @@ lines and CSV bytes, and runs the CLI on them. Every run ends with an exit code 
 input must never cause), prints no traceback, and a refused run (2, 3) leaves the workspace
 byte for byte as it was: every table, every file.
 
-Most runs call ``migration_kit.cli.main`` in this process (a subprocess costs seconds); an
-exception escaping ``main`` is what a traceback would be. A few run the real entry point in
+Most runs call ``migration_kit.cli.main`` in this process (a subprocess costs seconds): an
+internal error there is exit 4 with a crash report, and an exception escaping ``main`` would
+be a traceback; both fail the test. A few run the real entry point in
 a child process. SQLite only. ``MK_FUZZ_EXAMPLES`` scales the number of examples.
 """
 
