@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from . import api
-from .errors import MigrationError
+from .errors import MigrationError, ScenarioError
 from .jsonio import dumps
 from .workspace import Workspace
 
@@ -48,6 +48,10 @@ def _readable(obj: Any) -> str:
 
 pass_ctx = click.make_pass_decorator(Ctx)
 _LAST_WORKSPACE: list[str | None] = [None]  # for the crash report of an internal error
+# Numbers the database can hold (a bigger one is a usage error, not a database error).
+MAX_INT = 2**63 - 1
+LINE = click.IntRange(1, MAX_INT)  # a line or version number
+COUNT = click.IntRange(0, MAX_INT)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -143,20 +147,36 @@ def erp_save(c: Ctx, window: str, file, upsert: bool) -> None:
         doc = json.load(file)
     except json.JSONDecodeError as e:
         raise click.BadParameter(f"not JSON: {e}") from None
+    except UnicodeDecodeError as e:  # e.g. a workbook given instead of a JSON file
+        raise click.BadParameter(f"not JSON: not UTF-8 text ({e.reason} at byte "
+                                 f"{e.start})") from None
     key = api.save_document(c.ws, window, doc, mode="upsert" if upsert else "insert")
     c.out({"saved": key}, "saved " + ", ".join(f"{k}={v}" for k, v in key.items()))
 
 
 # -- providers ---------------------------------------------------------------------------
 def _params(items: tuple[str, ...]) -> dict[str, Any]:
-    """--param KEY=VALUE pairs; values are read as YAML (numbers, lists, true/false)."""
-    import yaml
-
+    """--param KEY=VALUE pairs; values are read as YAML (numbers, lists, true/false). A
+    value that is not YAML (``[``, ``|``, ``#``) is taken as the text it is."""
     out = {}
     for item in items:
         k, v = _pair(item)
-        out[k] = yaml.safe_load(v) if v.strip() else v
+        out[k] = _yaml_value(v)
     return out
+
+
+def _yaml_value(v: str) -> Any:
+    import yaml
+
+    if not v.strip():
+        return v
+    try:
+        value = yaml.safe_load(v)
+    except yaml.YAMLError:
+        return v
+    if value in (None, "") and v.strip() not in ("null", "Null", "NULL", "~", "''", '""'):
+        return v  # '|', '>', '#...': YAML syntax that reads as nothing
+    return value
 
 
 @cli.group()
@@ -399,8 +419,12 @@ def scenario_show(c: Ctx, name: str) -> None:
 @pass_ctx
 def scenario_check(c: Ctx, name: str) -> None:
     """Check a scenario against its window and provider; every problem with its line."""
-    sc = api.show_scenario(c.ws, name)
-    problems = api.check_scenario(c.ws, sc)
+    try:
+        sc = api.show_scenario(c.ws, name)
+    except ScenarioError as e:  # unknown keys, wrong types: listed the same way
+        problems = e.problems
+    else:
+        problems = api.check_scenario(c.ws, sc)
     c.out({"scenario": name, "problems": problems},
           "\n".join(problems) if problems else f"{name}: no problems")
     if problems:
@@ -420,7 +444,7 @@ def scenario_convert(c: Ctx, name: str) -> None:
 # -- processes ---------------------------------------------------------------------------
 @cli.command("prepare")
 @click.argument("name")
-@click.option("--version", type=int, help="File version (default: the latest).")
+@click.option("--version", type=LINE, help="File version (default: the latest).")
 @pass_ctx
 def prepare_cmd(c: Ctx, name: str, version: int | None) -> None:
     """Prepare the data of an import or export scenario."""
@@ -443,16 +467,26 @@ def prepare_cmd(c: Ctx, name: str, version: int | None) -> None:
               help="With --prepare: incremental imports only a newer file version.")
 @click.option("--reuse", is_flag=True,
               help="With --prepare: re-use unfinished prepared data instead of discarding it.")
-@click.option("--batch-size", type=int, help="Records per transaction.")
+@click.option("--discard", is_flag=True,
+              help="With --prepare: discard unfinished prepared data and prepare afresh.")
+@click.option("--batch-size", type=click.IntRange(1, MAX_INT), help="Records per transaction.")
 @pass_ctx
 def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
                save_only_if_valid: bool, prepare_first: bool, sync: str | None, reuse: bool,
-               batch_size: int | None) -> None:
-    """Import the prepared records (exit 1 when a record stops the run)."""
+               discard: bool, batch_size: int | None) -> None:
+    """Import the prepared records (exit 1 when a record stops the run).
+
+    With --prepare, unfinished prepared data of the same file version is discarded or
+    re-used as the scenario's option discard_previous says (default: discarded), unless
+    --reuse or --discard is given."""
+    if reuse and discard:
+        raise click.UsageError("give --reuse or --discard, not both")
     opts = {"continue_on_error": continue_on_error or None, "validate_only": validate_only,
             "save_only_if_valid": save_only_if_valid or None, "batch_size": batch_size}
     if prepare_first:
-        r = api.prepare_and_import(c.ws, name, sync=sync, discard_previous=not reuse,
+        # None: the scenario's own option discard_previous decides
+        discard_previous = False if reuse else True if discard else None
+        r = api.prepare_and_import(c.ws, name, sync=sync, discard_previous=discard_previous,
                                    progress=not c.as_json, **opts)
         c.out(r.to_dict(), str(r))
         s = r.imported
@@ -516,8 +550,8 @@ def prepared() -> None:
 @click.option("--errors", "errors_only", is_flag=True, help="Only records with errors.")
 @click.option("--skipped", "skipped_only", is_flag=True,
               help="Only records marked Processed without an import (with the reason).")
-@click.option("--offset", default=0, show_default=True)
-@click.option("--limit", default=50, show_default=True)
+@click.option("--offset", default=0, show_default=True, type=COUNT)
+@click.option("--limit", default=50, show_default=True, type=COUNT)
 @pass_ctx
 def prepared_list(c: Ctx, name: str, errors_only: bool, skipped_only: bool, offset: int,
                   limit: int) -> None:
@@ -535,7 +569,7 @@ def prepared_list(c: Ctx, name: str, errors_only: bool, skipped_only: bool, offs
 
 @prepared.command("set")
 @click.argument("name")
-@click.argument("line", type=int)
+@click.argument("line", type=LINE)
 @click.argument("field_name", metavar="FIELD")
 @click.argument("value")
 @pass_ctx
@@ -548,7 +582,7 @@ def prepared_set(c: Ctx, name: str, line: int, field_name: str, value: str) -> N
 
 @prepared.command("deactivate")
 @click.argument("name")
-@click.argument("line", type=int)
+@click.argument("line", type=LINE)
 @pass_ctx
 def prepared_deactivate(c: Ctx, name: str, line: int) -> None:
     """Clear Active on the record of LINE (it will not be imported)."""
@@ -559,7 +593,7 @@ def prepared_deactivate(c: Ctx, name: str, line: int) -> None:
 
 @prepared.command("activate")
 @click.argument("name")
-@click.argument("line", type=int)
+@click.argument("line", type=LINE)
 @pass_ctx
 def prepared_activate(c: Ctx, name: str, line: int) -> None:
     """Set Active on the record of LINE."""
@@ -575,7 +609,7 @@ def prepared_activate(c: Ctx, name: str, line: int) -> None:
 @click.argument("replacement")
 @click.option("--match-case", is_flag=True)
 @click.option("--whole", is_flag=True, help="Match the whole value only.")
-@click.option("--line", "lines", type=int, multiple=True, help="Only these lines.")
+@click.option("--line", "lines", type=LINE, multiple=True, help="Only these lines.")
 @pass_ctx
 def prepared_replace(c: Ctx, name: str, column: str, find: str, replacement: str,
                      match_case: bool, whole: bool, lines: tuple[int, ...]) -> None:
@@ -587,7 +621,7 @@ def prepared_replace(c: Ctx, name: str, column: str, find: str, replacement: str
 
 @prepared.command("toggle-active")
 @click.argument("name")
-@click.option("--line", "lines", type=int, multiple=True, help="Lines (default: all).")
+@click.option("--line", "lines", type=LINE, multiple=True, help="Lines (default: all).")
 @pass_ctx
 def prepared_toggle_active(c: Ctx, name: str, lines: tuple[int, ...]) -> None:
     """Flip Active on the records of the given lines."""
@@ -606,7 +640,7 @@ def prepared_clear_until_error(c: Ctx, name: str) -> None:
 
 @prepared.command("toggle-processed")
 @click.argument("name")
-@click.option("--line", "lines", type=int, multiple=True, required=True)
+@click.option("--line", "lines", type=LINE, multiple=True, required=True)
 @pass_ctx
 def prepared_toggle_processed(c: Ctx, name: str, lines: tuple[int, ...]) -> None:
     """Flip Processed on the records of the given lines (may cause a second import)."""
@@ -618,7 +652,7 @@ def prepared_toggle_processed(c: Ctx, name: str, lines: tuple[int, ...]) -> None
 
 @prepared.command("clear-errors")
 @click.argument("name")
-@click.option("--line", "lines", type=int, multiple=True, help="Lines (default: all).")
+@click.option("--line", "lines", type=LINE, multiple=True, help="Lines (default: all).")
 @pass_ctx
 def prepared_clear_errors(c: Ctx, name: str, lines: tuple[int, ...]) -> None:
     """Clear the error messages of the prepared records."""

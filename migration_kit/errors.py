@@ -105,13 +105,18 @@ class FormulaRuntimeError(MigrationError):
     """A formula that failed on a value (division by zero, bad date): a record's error."""
 
 
-class ScenarioError(BadInputError):
-    """A scenario that does not fit its window or provider. ``problems`` lists every one."""
+class DefinitionError(BadInputError):
+    """A definition (scenario, provider, window, users.yaml) that cannot be used: unknown
+    keys, values of the wrong type. ``problems`` lists every one, each with its path."""
 
     def __init__(self, message: str, *, problems: list[str], **kw: Any):
         super().__init__(message + "\n" + "\n".join("  " + p for p in problems),
                          problems=problems, **kw)
         self.problems = problems
+
+
+class ScenarioError(DefinitionError):
+    """A scenario that does not fit its window or provider. ``problems`` lists every one."""
 
 
 class NotFoundError(BadInputError):
@@ -196,7 +201,7 @@ class RecordError(MigrationError):
 
 
 __all__ = [
-    "BadInputError", "DocumentError", "FieldError", "FormulaRuntimeError",
+    "BadInputError", "DefinitionError", "DocumentError", "FieldError", "FormulaRuntimeError",
     "FormulaSyntaxError", "Location", "LockedError", "MigrationError", "NotFoundError",
     "PermissionDeniedError", "RecordError", "ScenarioError", "SchemaMismatchError",
     "SourceError",

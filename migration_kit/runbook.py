@@ -126,7 +126,10 @@ def install_scenarios(ws: Workspace, names: list[str],
         if not src.is_file():
             raise NotFoundError(f"no scenario template {src}")
         _copy_if_changed(src, ws.path("scenarios", src.name))
-        out[name] = api.check_scenario(ws, api.show_scenario(ws, name))
+        try:
+            out[name] = api.check_scenario(ws, api.show_scenario(ws, name))
+        except ScenarioError as e:  # unknown keys, wrong types: the same problem lines
+            out[name] = list(e.problems)
     return out
 
 

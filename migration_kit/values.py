@@ -353,6 +353,8 @@ def to_bool(v: Any) -> bool | None:
 def convert(v: Any, type_name: str, locale: str | Locale | None = None, fmt: str | None = None,
             scale: int | None = None) -> Any:
     """Convert ``v`` to ``type_name`` (one of :data:`TYPES`)."""
+    if isinstance(v, list | tuple | dict | set):  # e.g. a JSON list given to `erp save`
+        raise ValueError(f"{v!r} is not a single value")
     if type_name == "string":
         return to_str(v)
     if type_name == "integer":

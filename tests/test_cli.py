@@ -169,6 +169,32 @@ def test_run_options_and_tools(fresh):
     assert json.loads(r.stdout)["status"] == "Partially processed"
 
 
+def test_scenario_option_discard_previous_false_reuses_unfinished_prepared_data(fresh):
+    """The CLI passes the scenario's own option through unless --reuse or --discard says
+    otherwise (it used to pass discard_previous=True whenever --reuse was absent)."""
+    import yaml
+
+    ws = fresh
+    path = ws / "scenarios" / "inv.yaml"
+    d = yaml.safe_load(path.read_text(encoding="utf-8"))
+    d["options"]["discard_previous"] = False
+    path.write_text(yaml.safe_dump(d, sort_keys=False), encoding="utf-8")
+    mk(ws, "import", "inv", "--reuse", "--discard", "--prepare", check=2)
+    mk(ws, "prepared", "set", "inv", 6, "Customer", "C004", check=0)
+    # --discard: prepared afresh, so the correction is gone and INV-1003 stops the run again
+    r = mk(ws, "import", "inv", "--prepare", "--discard", check=1)
+    assert "re-using" not in r.stdout and "line 6" in r.stdout + r.stderr
+    mk(ws, "prepared", "set", "inv", 6, "Customer", "C004", check=0)
+    # the option alone: the unfinished prepared data (with the correction) is re-used
+    r = mk(ws, "import", "inv", "--prepare", check=0)
+    assert "re-using the unfinished prepared data of version 1" in r.stdout
+    assert "imported 3" in r.stdout and "remaining 0" in r.stdout
+    r = mk(ws, "--json", "erp", "list", "AR301000")
+    docs = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [x["Document"]["CustomerID"] for x in docs if
+            x["Document"]["ReferenceNbr"] == "INV-1003"] == ["C004"]
+
+
 def test_incremental_and_valuemap_commands(fresh, tmp_path):
     ws = fresh
     mk(ws, "prepared", "set", "inv", 6, "Customer", "C004", check=0)

@@ -367,5 +367,11 @@ def latest(ws: Workspace, provider: str, output: str | Path | None = None) -> Fi
     guard.provider(ws, provider, "view")
     fv = latest_version(ws, provider)
     if output is not None:
-        shutil.copyfile(fv.path, output)
+        out = Path(output)
+        if not out.parent.is_dir():
+            raise BadInputError(f"{out}: no folder {out.parent} to copy the file into")
+        try:
+            shutil.copyfile(fv.path, out)
+        except OSError as e:
+            raise BadInputError(f"{out}: cannot write the file: {e.strerror}") from None
     return fv

@@ -8,13 +8,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import AfterValidator
 
-from ..errors import BadInputError, NotFoundError, PermissionDeniedError
+from ..definitions import Strict, check, choice
+from ..errors import BadInputError, DefinitionError, NotFoundError, PermissionDeniedError
 
 LEVELS = {"none": 0, "view": 1, "edit": 2}
+Level = Annotated[str, AfterValidator(choice(LEVELS))]
+
+
+# -- the YAML form, checked strictly (see migration_kit/definitions.py) ------------------
+class RoleModel(Strict):
+    default: Level = "none"
+    windows: dict[str, Level] | None = None
+    description: str | None = None
+
+
+class UserModel(Strict):
+    roles: list[str] | None = None
+    name: str | None = None
+    description: str | None = None
+
+
+class UsersModel(Strict):
+    roles: dict[str, RoleModel | None] | None = None
+    users: dict[str, UserModel | None] | None = None
 
 DEFAULT_USERS: dict[str, Any] = {
     "roles": {
@@ -59,7 +80,14 @@ def _check_level(v: str, where: str) -> str:
 
 
 def load_rights(path: Path, user: str) -> Rights:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else DEFAULT_USERS
+    try:
+        data = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists()
+                else DEFAULT_USERS)
+    except yaml.YAMLError as e:
+        raise BadInputError(f"{path.name}: not valid YAML: {e}") from None
+    check(UsersModel, data if data is not None else {}, path.name, error=DefinitionError,
+          file=path.name)
+    data = data or {}
     users = data.get("users") or {}
     roles = data.get("roles") or {}
     if user not in users:

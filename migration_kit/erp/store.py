@@ -36,7 +36,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from ..db import numbering
-from ..errors import DocumentError, FieldError
+from ..errors import BadInputError, DocumentError, FieldError, NotFoundError
+from ..values import convert
 from .validation import Doc, DocumentValidator
 from .windows import FieldDef, WindowDef, WindowRegistry
 
@@ -391,11 +392,10 @@ class ERPStore:
         w = self.windows.get(window_id)
         st = self.summary_table(window_id)
         fields = list(w.summary_object.fields)
+        conditions = [st.c[k] == v for k, v in _where(w, where).items()]
         last = 0
         while True:
-            q = select(st).where(st.c._id > last).order_by(st.c._id).limit(page)
-            for k, v in (where or {}).items():
-                q = q.where(st.c[k] == v)
+            q = select(st).where(st.c._id > last, *conditions).order_by(st.c._id).limit(page)
             heads = [dict(r) for r in conn.execute(q).mappings()]
             if not heads:
                 return
@@ -483,8 +483,26 @@ def _norm_key(k: tuple) -> tuple:
     return tuple(str(v).strip() if v is not None else None for v in k)
 
 
+def _where(w: WindowDef, where: dict[str, Any] | None) -> dict[str, Any]:
+    """Summary field values to filter on, converted to the fields' types (a value that does
+    not convert, or a field the window does not have, is bad input)."""
+    out = {}
+    fields = w.summary_object.fields
+    for k, v in (where or {}).items():
+        f = fields.get(k)
+        if f is None:
+            raise NotFoundError(f"window {w.id} has no summary field {k!r}; fields: "
+                                f"{', '.join(fields)}", window=w.id)
+        try:
+            out[k] = (convert(v, f.value_type) if isinstance(v, str) and f.value_type != "string"
+                      else v)
+        except ValueError as e:
+            raise BadInputError(f"{w.id}.{k}: {e}", window=w.id, field=k) from None
+    return out
+
+
 def _raw_key(w: WindowDef, doc: Doc) -> tuple:
-    s = doc.get(w.summary)
+    s = doc.get(w.summary) if isinstance(doc, dict) else None
     return tuple(s.get(k) for k in w.key_fields) if isinstance(s, dict) else ()
 
 

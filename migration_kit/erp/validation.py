@@ -102,6 +102,11 @@ class DocumentValidator:
         w = self.window
         self._ctx = FormulaContext()  # the computed fields' context, one per document
         errors: list[FieldError] = []
+        if not isinstance(doc, dict):  # e.g. a JSON list given to `erp save`
+            return {}, [FieldError(w.id, w.summary, None,
+                                   f"a document is a mapping of its objects ({w.summary}: "
+                                   f"{{...}}, detail objects: [...]), not "
+                                   f"{type(doc).__name__}")]
         for name in doc:
             if name not in w.objects:
                 errors.append(FieldError(w.id, name, None, f"window {w.id} has no object {name}"))
@@ -112,8 +117,17 @@ class DocumentValidator:
         out: Doc = {w.summary: self._object(w.summary_object, raw_summary, None, errors)}
         for obj in w.detail_objects:
             lines = doc.get(obj.name) or []
-            out[obj.name] = [self._object(obj, ln or {}, i, errors)
-                             for i, ln in enumerate(lines, start=1)]
+            if not isinstance(lines, list):
+                errors.append(FieldError(w.id, obj.name, None,
+                                         f"the {obj.name} lines must be a list of records"))
+                lines = []
+            out[obj.name] = []
+            for i, ln in enumerate(lines, start=1):
+                if ln and not isinstance(ln, dict):
+                    errors.append(FieldError(w.id, obj.name, None, "a line must be one record",
+                                             i))
+                    ln = {}
+                out[obj.name].append(self._object(obj, ln or {}, i, errors))
         self._rules(out, errors)
         return out, errors
 

@@ -9,15 +9,99 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import AfterValidator, model_validator
 
 from .. import resources
-from ..errors import BadInputError, NotFoundError
+from ..definitions import Strict, check, choice
+from ..definitions import rule as valid_if
+from ..errors import BadInputError, DefinitionError, Location, NotFoundError
 
 FIELD_TYPES = ("string", "integer", "decimal", "date", "boolean", "enum")
 RULES = ("min_lines", "exactly_one_nonzero", "balanced", "unique")
+# what each rule needs besides `rule`
+RULE_NEEDS = {"min_lines": ("object",), "exactly_one_nonzero": ("object", "fields"),
+              "balanced": ("object", "debit", "credit"), "unique": ("fields",)}
+
+
+# -- the YAML form, checked strictly (see migration_kit/definitions.py) ------------------
+class SelectorModel(Strict):
+    window: str | None = None
+    list: str | None = None
+    where: dict[str, Any] | None = None
+
+
+def _numbering(v: Any) -> bool:
+    """``line`` (detail lines numbered 1, 2, ...) or ``{prefix: text, width: n}``."""
+    if v == "line":
+        return True
+    return (isinstance(v, dict) and set(v) <= {"prefix", "width"}
+            and isinstance(v.get("prefix", ""), str)
+            and type(v.get("width", 6)) is int and v.get("width", 6) > 0)
+
+
+class DefaultFromModel(Strict):
+    field: str
+    take: str
+
+
+class FieldModel(Strict):
+    type: Annotated[str, AfterValidator(choice(FIELD_TYPES))] = "string"
+    max_length: int | None = None
+    scale: int | None = None
+    values: list[str] | None = None
+    required: bool = False
+    key: bool = False
+    default: Any = None
+    default_from: DefaultFromModel | None = None
+    selector: SelectorModel | None = None
+    computed: str | None = None
+    tolerance: float = 0.0
+    numbering: Annotated[Any, valid_if(_numbering, "is not line or {prefix: text, width: n}")] \
+        = None
+    not_before: str | None = None
+    min: float | None = None
+    max: float | None = None
+    not_zero: bool = False
+    pattern: str | None = None
+
+
+class ObjectModel(Strict):
+    detail: bool = False
+    fields: dict[str, FieldModel | None] | None = None
+
+
+class RuleModel(Strict):
+    rule: Annotated[str, AfterValidator(choice(RULES))]
+    object: str | None = None
+    count: int | None = None
+    fields: list[str] | None = None
+    debit: str | None = None
+    credit: str | None = None
+    message: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> RuleModel:
+        missing = [k for k in RULE_NEEDS[self.rule] if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"rule {self.rule} needs {', '.join(missing)}")
+        return self
+
+
+class WindowModel(Strict):
+    id: str
+    name: str
+    summary: str
+    objects: dict[str, ObjectModel]
+    rules: list[RuleModel] | None = None
+    actions: list[str] | None = None
+
+
+class ReferenceListModel(Strict):
+    name: str
+    values: list[Any]
 
 
 @dataclass(frozen=True)
@@ -127,8 +211,18 @@ def _field(name: str, d: dict[str, Any], where: str) -> FieldDef:
     return f
 
 
+def _load(path: Path, model: type[Strict]) -> Any:
+    try:
+        d = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise BadInputError(f"{path}: not valid YAML: {e}") from None
+    what = "the window" if model is WindowModel else "the reference list"
+    check(model, d, what, error=DefinitionError, location=Location(file=str(path)))
+    return d
+
+
 def load_window(path: Path) -> WindowDef:
-    d = yaml.safe_load(path.read_text(encoding="utf-8"))
+    d = _load(path, WindowModel)
     where = path.name
     objects = {}
     for oname, od in d["objects"].items():
@@ -158,7 +252,7 @@ class WindowRegistry:
                 w = load_window(p)
                 self.windows[w.id] = w
             for p in sorted((base / "reference").glob("*.yaml")):
-                d = yaml.safe_load(p.read_text(encoding="utf-8"))
+                d = _load(p, ReferenceListModel)
                 self.lists[d["name"]] = frozenset(str(v) for v in d["values"])
         for w in self.windows.values():
             for oname, f in w.all_fields():

@@ -47,6 +47,7 @@ from .layout import (
     preamble_cells,
     spread_right,
 )
+from .params import check_params
 from .schema import FieldStats, check_size, schema_diff
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -98,6 +99,7 @@ class CsvType:
     # -- parameters -------------------------------------------------------------------------
     def detect(self, path: Path, params: dict) -> dict:
         path = Path(path)
+        check_params(self.name, params, display_name(path))
         given = {k: v for k, v in (params or {}).items()
                  if v is not None or k in NONE_MEANS_NONE}
         p = {**DEFAULTS, **given}

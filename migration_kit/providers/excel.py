@@ -49,6 +49,7 @@ from .layout import (
     spread_right,
     width,
 )
+from .params import check_params
 from .schema import check_size, schema_diff
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -77,8 +78,11 @@ class ExcelType:
     # -- parameters -------------------------------------------------------------------------
     def detect(self, path: Path, params: dict) -> dict:
         path = Path(path)
+        check_params(self.name, params, display_name(path))
         p = _with_defaults(params, {k: v for k, v in (params or {}).items()
                                     if v is not None or k == "comment"})
+        if isinstance(p["sheet"], int):  # -p sheet=2024: the sheet named 2024
+            p["sheet"] = str(p["sheet"])
         check_size(path, p["max_bytes"])
         _check_magic(path)
         if p["date1904"] is None or p["date1904"] == "auto":

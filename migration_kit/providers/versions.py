@@ -22,7 +22,13 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from .. import db
-from ..errors import BadInputError, NotFoundError, SchemaMismatchError
+from ..errors import (
+    BadInputError,
+    DefinitionError,
+    Location,
+    NotFoundError,
+    SchemaMismatchError,
+)
 from ..workspace import Workspace, dump_yaml, load_yaml
 from .base import Schema
 from .registry import get_provider_type, type_for_file
@@ -74,7 +80,18 @@ class Provider:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Provider:
+    def from_dict(cls, d: dict[str, Any], *, file: str | None = None) -> Provider:
+        """From the YAML form; unknown keys, unknown parameters and wrong types are a
+        :class:`DefinitionError` listing every one (``file``: where it was read)."""
+        from .params import provider_problems
+
+        found = provider_problems(d)
+        if found:
+            name = d.get("name") if isinstance(d, dict) else None
+            raise DefinitionError(
+                f"provider {name!r} has {len(found)} problem(s)" if isinstance(name, str)
+                else f"the provider has {len(found)} problem(s)", problems=found,
+                provider=name, location=Location(file=file) if file else None)
         return cls(name=d["name"], type=d["type"], params=d.get("params") or {},
                    schema=Schema.from_dict(d["schema"]), simplified=bool(d.get("simplified")),
                    original_name=d.get("original_name"), description=d.get("description", ""),
@@ -108,11 +125,15 @@ def load_provider(ws: Workspace, name: str) -> Provider:
     p = provider_path(ws, name)
     if not p.exists():
         raise NotFoundError(f"no provider {name!r} in {ws.root}")
-    return Provider.from_dict(load_yaml(p))
+    return _read(ws, p)
+
+
+def _read(ws: Workspace, path: Path) -> Provider:
+    return Provider.from_dict(load_yaml(path), file=path.relative_to(ws.root).as_posix())
 
 
 def list_providers(ws: Workspace) -> list[Provider]:
-    return [Provider.from_dict(load_yaml(p)) for p in sorted(ws.path("providers").glob("*.yaml"))]
+    return [_read(ws, p) for p in sorted(ws.path("providers").glob("*.yaml"))]
 
 
 def save_provider(ws: Workspace, provider: Provider) -> None:
@@ -155,7 +176,11 @@ def add_provider(ws: Workspace, name: str, file: str | Path | list[str | Path], 
                                         type_name=type_name, params=params,
                                         description=description)
         file = file[0]
-    if (params or {}).get("sheets") == "all":
+    sheets = (params or {}).get("sheets")
+    if sheets is not None and sheets != "all":
+        raise BadInputError(f"params.sheets: {sheets!r} is not all (one object per sheet); "
+                            "leave it out and give `sheet` to read one sheet")
+    if sheets == "all":
         from .objects import add_sheets_provider
 
         if provider_path(ws, name).exists():
@@ -346,6 +371,17 @@ def _store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
         raise
     return FileVersion(prov.name, version, target, _display_name(file), sha, size, now,
                        ws.user, origin)
+
+
+def discard_new_provider(ws: Workspace, name: str) -> None:
+    """Remove a provider created a moment ago whose use was refused (a simplified scenario
+    that does not check): its definition, its file versions and their rows."""
+    from sqlalchemy import delete
+
+    with ws.transaction() as conn:
+        conn.execute(delete(db.file_version).where(db.file_version.c.provider == name))
+    shutil.rmtree(ws.path("files", check_name(name)), ignore_errors=True)
+    provider_path(ws, name).unlink(missing_ok=True)
 
 
 def store_written_version(ws: Workspace, prov: Provider, tmp: Path, conn) -> FileVersion:

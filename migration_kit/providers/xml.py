@@ -40,6 +40,7 @@ from .base import (
     atomic_output,
     display_name,
 )
+from .params import check_params
 from .schema import FieldStats, check_size
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -85,6 +86,7 @@ class XmlType:
     # -- parameters -------------------------------------------------------------------------
     def detect(self, path: Path, params: dict) -> dict:
         path = Path(path)
+        check_params(self.name, params, display_name(path))
         p = {**DEFAULTS, **{k: v for k, v in (params or {}).items() if v is not None}}
         p["max_depth"] = int(p["max_depth"])
         p["max_bytes"] = int(p["max_bytes"])

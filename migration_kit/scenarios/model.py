@@ -9,12 +9,24 @@ and provider schemas and reports every problem with its line.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from ..errors import BadInputError, FormulaSyntaxError, NotFoundError, ScenarioError
+from pydantic import AfterValidator, Field
+
+from ..definitions import Strict, choice, rule
+from ..definitions import problems as model_problems
+from ..errors import (
+    BadInputError,
+    FormulaSyntaxError,
+    Location,
+    NotFoundError,
+    ScenarioError,
+)
 from ..providers.versions import Provider, check_name, load_provider
+from ..values import LOCALES
 from ..workspace import Workspace, dump_yaml, load_yaml
 from .conditions import Restriction, check_restrictions
 from .formula import check_formula, compile_formula
@@ -22,6 +34,88 @@ from .formula import check_formula, compile_formula
 MODES = ("insert", "upsert")
 SYNC = ("full", "incremental")
 GROUPING = ("key", "consecutive")
+KINDS = ("import", "export")
+
+
+# -- the YAML form, checked strictly (see migration_kit/definitions.py) ------------------
+def _is_date(v: Any) -> bool:
+    if isinstance(v, dt.date):
+        return True
+    try:
+        dt.date.fromisoformat(v.strip())
+    except (AttributeError, TypeError, ValueError):
+        return False
+    return True
+
+
+def _is_name(v: Any) -> bool:
+    return isinstance(v, str | int | float) and not isinstance(v, bool)
+
+
+class OptionsModel(Strict):
+    """A scenario's ``options:``; every key the engine reads, nothing else."""
+
+    break_on_error: bool = True
+    break_on_incorrect_target: bool = True
+    mode: Annotated[str, AfterValidator(choice(MODES))] = "insert"
+    locale: Annotated[str, AfterValidator(choice(sorted(LOCALES)))] | None = None
+    batch_size: Annotated[int, Field(gt=0)] = 500
+    sync: Annotated[str, AfterValidator(choice(SYNC))] = "full"
+    discard_previous: bool = True
+    save_only_if_valid: bool = False
+    grouping: Annotated[str, AfterValidator(choice(GROUPING))] = "key"
+    continuation_rows: bool = False
+    today: Annotated[Any, rule(_is_date, "is not a date (yyyy-mm-dd)")] = None
+    neutralise_formulas: bool = True  # export
+
+
+class MappingLineModel(Strict):
+    target: str | None = None
+    source: str | None = None
+    constant: Any = None
+    action: str | None = None
+    active: bool = True
+    commit: bool = False
+    ignore_error: bool = False
+
+
+class RestrictionModel(Strict):
+    field: Annotated[Any, rule(_is_name, "is not a field name")]
+    condition: str
+    value: Any = None
+    values: Any = None
+    op: str | None = None
+    open: int | None = None
+    close: int | None = None
+    open_brackets: int | None = None
+    close_brackets: int | None = None
+    active: bool = True
+
+
+class ObjectsModel(Strict):
+    summary: str
+    detail: str
+    link: dict[str, str]
+
+
+class ScenarioModel(Strict):
+    name: str
+    kind: Annotated[str, AfterValidator(choice(KINDS))] = "import"
+    simplified: bool = False
+    description: str | None = None
+    window: str
+    provider: str
+    options: OptionsModel | None = None
+    objects: ObjectsModel | None = None
+    keys: list[str] | None = None
+    mapping: list[MappingLineModel] | None = None
+    restrictions: list[RestrictionModel] | None = None
+    target_restrictions: list[RestrictionModel] | None = None
+
+
+def definition_problems(d: Any) -> list[str]:
+    """Unknown keys and wrong types of a scenario's YAML form, each with its path."""
+    return model_problems(ScenarioModel, d)
 
 
 @dataclass
@@ -143,7 +237,16 @@ class Scenario:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Scenario:
+    def from_dict(cls, d: dict[str, Any], *, file: str | None = None) -> Scenario:
+        """From the YAML form; unknown keys and wrong types are a :class:`ScenarioError`
+        listing every one (``file``: where it was read, for the message)."""
+        found = definition_problems(d)
+        if found:
+            name = d.get("name") if isinstance(d, dict) else None
+            raise ScenarioError(
+                f"scenario {name!r} has {len(found)} problem(s)" if isinstance(name, str)
+                else f"the scenario has {len(found)} problem(s)", problems=found,
+                scenario=name, location=Location(file=file) if file else None)
         try:
             return cls(
                 name=d["name"], kind=d.get("kind", "import"), window=d["window"],
@@ -167,11 +270,16 @@ def scenario_path(ws: Workspace, name: str):
     return ws.path("scenarios", f"{check_name(name, 'scenario')}.yaml")
 
 
+def _read(ws: Workspace, path) -> Scenario:
+    return Scenario.from_dict(load_yaml(path) or {},
+                              file=path.relative_to(ws.root).as_posix())
+
+
 def load_scenario(ws: Workspace, name: str, *, check: bool = True) -> Scenario:
     p = scenario_path(ws, name)
     if not p.exists():
         raise NotFoundError(f"no scenario {name!r} in {ws.root}")
-    sc = Scenario.from_dict(load_yaml(p) or {})
+    sc = _read(ws, p)
     if check:
         raise_problems(ws, sc)
     return sc
@@ -179,8 +287,16 @@ def load_scenario(ws: Workspace, name: str, *, check: bool = True) -> Scenario:
 
 def runnable_scenario(ws: Workspace, name: str) -> Scenario:
     """The scenario, if the user may run it: import needs ``edit`` on its window, export
-    ``view`` (a user without the right does not see the scenario at all)."""
-    sc = load_scenario(ws, name, check=False)
+    ``view`` (a user without the right does not see the scenario at all, nor the problems
+    of a scenario file that does not load)."""
+    try:
+        sc = load_scenario(ws, name, check=False)
+    except ScenarioError:
+        raw = load_yaml(scenario_path(ws, name))
+        window = raw.get("window") if isinstance(raw, dict) else None
+        if isinstance(window, str) and window in ws.windows.windows:
+            ws.require(window, "view" if raw.get("kind") == "export" else "edit")
+        raise
     ws.require(sc.window, "edit" if sc.kind == "import" else "view")
     return sc
 
@@ -195,7 +311,7 @@ def save_scenario(ws: Workspace, sc: Scenario, *, check: bool = True) -> None:
 def list_scenarios(ws: Workspace, kind: str | None = None) -> list[Scenario]:
     out = []
     for p in sorted(ws.path("scenarios").glob("*.yaml")):
-        sc = Scenario.from_dict(load_yaml(p) or {})
+        sc = _read(ws, p)
         if kind is None or sc.kind == kind:
             out.append(sc)
     return out
@@ -215,7 +331,9 @@ def provider_fields(prov: Provider) -> list[str]:
 
 def check_scenario(ws: Workspace, sc: Scenario) -> list[str]:
     """Every problem of a scenario against its window and provider, each with its line."""
-    problems: list[str] = []
+    problems = definition_problems(sc.to_dict())
+    if problems:  # unknown keys, wrong types: the rest cannot be checked
+        return problems
     if sc.kind not in ("import", "export"):
         problems.append(f"kind {sc.kind!r} is not import or export")
     try:
@@ -371,7 +489,14 @@ def rename_provider_fields(ws: Workspace, provider: str, renames: dict[str, str]
 def broken_scenarios(ws: Workspace, provider: str) -> list[str]:
     """Scenarios of ``provider`` that no longer fit it (after a schema update)."""
     out = []
-    for sc in list_scenarios(ws):
+    for p in sorted(ws.path("scenarios").glob("*.yaml")):
+        try:
+            sc = _read(ws, p)
+        except ScenarioError:
+            raw = load_yaml(p)
+            if isinstance(raw, dict) and raw.get("provider") == provider:
+                out.append(str(raw.get("name", p.stem)))
+            continue
         if sc.provider == provider and check_scenario(ws, sc):
             out.append(sc.name)
     return out

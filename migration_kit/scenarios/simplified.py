@@ -16,12 +16,19 @@ from rapidfuzz import fuzz, process
 from ..erp.windows import WindowDef
 from ..errors import BadInputError, ScenarioError
 from ..providers.registry import type_for_file
-from ..providers.versions import add_provider, load_provider, provider_path, save_provider
+from ..providers.versions import (
+    add_provider,
+    discard_new_provider,
+    load_provider,
+    provider_path,
+    save_provider,
+)
 from ..workspace import Workspace
 from .model import (
     MappingLine,
     Scenario,
     check_scenario,
+    definition_problems,
     list_scenarios,
     load_scenario,
     save_scenario,
@@ -125,6 +132,12 @@ def create_simplified(ws: Workspace, name: str, file: str | Path, window_id: str
     type_name = type_for_file(file)
     if provider_path(ws, name).exists():
         raise BadInputError(f"provider {name!r} exists already; pick another scenario name")
+    draft = Scenario(name=name, kind="import", window=window.id, provider=name,
+                     options={"break_on_error": True, "mode": "insert", **(options or {})})
+    problems = definition_problems(draft.to_dict())  # unknown options, wrong types
+    if problems:
+        raise ScenarioError(f"simplified scenario {name!r} cannot be created",
+                            problems=problems)
     prov = add_provider(ws, name, file, type_name=type_name,
                         params={**SIMPLIFIED_PARAMS.get(type_name, {}), **(params or {})},
                         simplified=True, description=f"created for simplified scenario {name}")
@@ -134,7 +147,7 @@ def create_simplified(ws: Workspace, name: str, file: str | Path, window_id: str
                   simplified=True)
     problems = check_scenario(ws, sc)
     if problems:
-        provider_path(ws, name).unlink()
+        discard_new_provider(ws, name)  # refused: the workspace stays as it was
         raise ScenarioError(f"simplified scenario {name!r} cannot be created",
                             problems=problems)
     save_scenario(ws, sc)
