@@ -9,19 +9,19 @@ load, named as in ``templates/samples/``)::
 
 Each drop gets its own workspace, ``<workspaces>/<drop>`` (the drop's folder name), and runs
 the whole runbook in it, in dependency order: workspace, providers, scenarios, then the
-imports (accounts; customers, stock items and suppliers; journal and invoices), export and
-history. Drops are mapped tasks of one task group: they run side by side (each on its own
-database) and a drop that fails stops only its own tasks. The workspace is kept between
-runs: the runbook's steps are idempotent, so a re-run (or a retry) stores a file again only
-when it changed and imports only what was not imported. Delete the folder for a fresh
-rehearsal, or create it beforehand with ``migration-kit -w WS init --db postgresql://...``
-to import into PostgreSQL.
+imports (accounts; customers, stock items and suppliers; journal and invoices), export,
+history and reconcile (its reports in the workspace's ``reports/``). Drops are mapped tasks
+of one task group: they run side by side (each on its own database) and a drop that fails
+stops only its own tasks. The workspace is kept between runs: the runbook's steps are
+idempotent, so a re-run (or a retry) stores a file again only when it changed and imports
+only what was not imported. Delete the folder for a fresh rehearsal, or create it beforehand
+with ``migration-kit -w WS init --db postgresql://...`` to import into PostgreSQL.
 
-The executed notebooks are the run's record: ``<records>/<run_id>/<drop>/<task>.ipynb``.
-A notebook that raises (a record the ERP refuses, a scenario that does not fit) fails its
-task at once, without retries, with the error the notebook raised: for an import, the
-scenario, line, key values, field and message of the record. Other failures (the kernel
-died, a lock held by another run) are retried.
+The executed notebooks are the run's record: ``<records>/<run_id>/<drop>/<task>.ipynb``. A
+notebook that raises (a record the ERP refuses, a scenario that does not fit, a document
+that does not reconcile) fails its task at once, without retries, with the error the
+notebook raised: for an import, the scenario, line, key values, field and message of the
+record. Other failures (the kernel died, a lock held by another run) are retried.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ STEPS: dict[str, tuple[str, dict]] = {
                                                  "sales_invoices"]}),
     "06_export": ("06_export.ipynb", {}),
     "07_history": ("07_history.ipynb", {}),
+    "08_reconcile": ("08_reconcile.ipynb", {}),
 }
 # Errors a retry can cure; any other error raised in a notebook fails its task at once.
 RETRIED_ERRORS = {"LockedError"}

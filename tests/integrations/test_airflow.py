@@ -35,7 +35,7 @@ STEPS = {"01_workspace": "01_workspace", "02_providers": "02_providers",
          "05_import_accounts": "05_prepare_and_import",
          "05_import_customers_items": "05_prepare_and_import",
          "05_import_invoices": "05_prepare_and_import",
-         "06_export": "06_export", "07_history": "07_history"}
+         "06_export": "06_export", "07_history": "07_history", "08_reconcile": "08_reconcile"}
 COUNTS = {"GL202500": 8, "AR303000": 6, "IN202500": 6, "AP303000": 3, "GL301000": 3,
           "AP301000": 3, "AR301000": 5}
 
@@ -143,6 +143,11 @@ def _errors(nb) -> list:
     return [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
 
 
+def test_the_dag_runs_every_notebook_of_the_runbook():
+    numbered = NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
+    assert sorted(set(STEPS.values())) == sorted(p.stem for p in numbered)
+
+
 def test_good_drops_run_every_notebook_in_order(good_run):
     assert good_run["rc"] == 0 and good_run["state"] == "success", good_run["log"][-5000:]
     for index in (0, 1):
@@ -167,6 +172,8 @@ def test_each_drop_is_imported_into_its_own_workspace(good_run, airflow, drop2_d
             assert exported.origin == "export" and exported.version == 2
             assert api.versions(w, "customers")[0].path.read_bytes() == (
                 SAMPLES / "customers.csv").read_bytes()
+        report = json.loads((ws / "reports" / "sales_invoices-reconcile.json").read_text())
+        assert report["ok"] is True and report["counts"]["documents_found"] == 5
 
 
 def test_executed_notebooks_are_the_record_of_the_run(good_run, airflow):
