@@ -32,7 +32,14 @@ from ..workspace import Workspace
 from . import history
 from .lock import scenario_lock
 from .mapping import export_getters, flatten, formula_context
-from .prepare import CHUNK, PrepareSummary, _clear_prepared, _save_state, dump_row
+from .prepare import (
+    CHUNK,
+    PrepareSummary,
+    _clear_prepared,
+    _save_state,
+    dump_row,
+    prepared_state,
+)
 from .progress import progress_bar
 
 PR = db.prepared_record
@@ -174,10 +181,7 @@ def _export(ws: Workspace, sc: Scenario, progress: bool) -> ExportSummary:
         raise BadInputError(f"provider {prov.name!r} ({prov.type}) cannot be written")
     summary = ExportSummary(sc.name)
     with ws.connect() as conn:
-        cols = conn.execute(select(db.scenario_state.c.columns).where(
-            db.scenario_state.c.scenario == sc.name)).scalar()
-    if cols is None:
-        raise BadInputError(f"scenario {sc.name!r} has no prepared data: run prepare first")
+        cols = prepared_state(conn, sc.name)["columns"]
     check = _checker(prov, cols, sc.options.get("neutralise_formulas", True) and
                      prov.type in ("csv", "excel"))
     written: list[int] = []

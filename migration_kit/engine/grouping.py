@@ -30,6 +30,13 @@ PAGE = 5000
 LISTED = 1000  # keys listed one by one in a summary; the rest are counted
 
 
+def key_text(key: dict[str, Any] | None, empty: str = "") -> str:
+    """A document key for people: ``ReferenceNbr=INV-1, DocType=Invoice``."""
+    if not key:
+        return empty
+    return ", ".join(f"{k.split('.', 1)[-1]}={v}" for k, v in key.items())
+
+
 def rows_digest(data: Iterable[str]) -> str:
     """A record's rows as stored in prepared data (JSON text per line, in line order)."""
     h = hashlib.sha256()

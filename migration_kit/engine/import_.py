@@ -17,13 +17,14 @@ from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from .. import db
 from ..erp.digest import DocumentDigest
-from ..errors import BadInputError, FieldError, RecordError
+from ..errors import FieldError, RecordError
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..workspace import Workspace
 from . import grouping, history
 from .lock import scenario_lock
 from .mapping import ImportMapping, MappingError
+from .prepare import prepared_state
 from .progress import progress_bar
 
 PR = db.prepared_record
@@ -129,11 +130,7 @@ class _Importer:
     def run(self) -> ImportSummary:
         ws, sc = self.ws, self.sc
         with ws.transaction() as conn:
-            state = conn.execute(select(db.scenario_state).where(
-                db.scenario_state.c.scenario == sc.name)).mappings().first()
-            if state is None:
-                raise BadInputError(f"scenario {sc.name!r} has no prepared data: run prepare "
-                                    "first", scenario=sc.name)
+            state = prepared_state(conn, sc.name)
             self.columns = state["columns"]
             self.version = state["file_version"]
             total = conn.execute(select(func.count()).select_from(PR).where(
@@ -368,7 +365,7 @@ class _Importer:
 
 
 def _second_record(rec, first_line: int | None, version: int | None) -> MappingError:
-    key = ", ".join(f"{k.split('.', 1)[-1]}={v}" for k, v in (rec["key"] or {}).items())
+    key = grouping.key_text(rec["key"])
     return MappingError("key", (
         f"the key {key} was imported already from line {first_line} of this file version "
         f"({version}); a second document with the same key cannot be inserted (mode insert, "

@@ -132,7 +132,7 @@ class TwoObjects:
         """Refuse orphan detail rows, repeated summary links, and documents with no lines
         where the window needs lines: every case named with its file and line."""
         s = self.sc.name
-        summ, det = ST.alias("summ"), ST.alias("det")
+        summ = ST.alias("summ")
         problems: list[str] = []
         first: Location | None = None
         count = 0
@@ -146,23 +146,14 @@ class TwoObjects:
             if len(problems) < LISTED:
                 problems.append(f"{self.summary.file}, line {b}: {self._key(link)} is on line "
                                 f"{a} already ({n} summary rows with this link)")
-        orphans = select(det.c.source_line, det.c.link).where(and_(
-            det.c.scenario == s, det.c.object == "detail", ~select(summ.c.row_no).where(and_(
-                summ.c.scenario == s, summ.c.object == "summary",
-                summ.c.link == det.c.link)).exists())).order_by(det.c.row_no)
-        for line, link in conn.execute(orphans):
+        for line, link in conn.execute(self._unmatched("detail", "summary")):
             count += 1
             first = first or Location(file=self.detail.file, line=line)
             if len(problems) < LISTED:
                 problems.append(f"{self.detail.file}, line {line}: no {self.summary.object} row "
                                 f"with {self._key(link)}")
         if self.needs_lines:
-            empty = select(summ.c.source_line, summ.c.link).where(and_(
-                summ.c.scenario == s, summ.c.object == "summary",
-                ~select(det.c.row_no).where(and_(
-                    det.c.scenario == s, det.c.object == "detail",
-                    det.c.link == summ.c.link)).exists())).order_by(summ.c.row_no)
-            for line, link in conn.execute(empty):
+            for line, link in conn.execute(self._unmatched("summary", "detail")):
                 count += 1
                 first = first or Location(file=self.summary.file, line=line)
                 if len(problems) < LISTED:
@@ -175,6 +166,15 @@ class TwoObjects:
                 f"{count} row(s) of {self.summary.object} and {self.detail.object} do not "
                 "link up:\n  " + "\n  ".join(problems) + more, location=first,
                 problems=problems)
+
+    def _unmatched(self, role: str, other: str):
+        """The staged rows of ``role`` whose link no row of ``other`` has, in file order."""
+        s = self.sc.name
+        a, b = ST.alias("a"), ST.alias("b")
+        return select(a.c.source_line, a.c.link).where(and_(
+            a.c.scenario == s, a.c.object == role, ~select(b.c.row_no).where(and_(
+                b.c.scenario == s, b.c.object == other, b.c.link == a.c.link)).exists())
+        ).order_by(a.c.row_no)
 
     def _key(self, link: str | None) -> str:
         if link is None:

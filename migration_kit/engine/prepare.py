@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, insert, select
 
 from .. import db
 from ..erp.store import bulk_insert
-from ..errors import Location, SourceError
+from ..errors import BadInputError, Location, SourceError
 from ..providers.versions import get_version, load_provider
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
@@ -61,18 +61,13 @@ class PrepareSummary:
         if self.skipped_keys:
             text += "\nnot imported again:"
             for k in self.skipped_keys[:20]:
-                text += f"\n  record {k['record']} {_key_text(k['key'])}: {k['note']}"
+                text += (f"\n  record {k['record']} {grouping.key_text(k['key'], '(no key)')}: "
+                         f"{k['note']}")
             more = self.already_processed + self.to_update - min(20, len(self.skipped_keys))
             if more > 0:
                 text += (f"\n  ... and {more} more (`prepared list NAME --skipped` lists "
                          "them)")
         return text
-
-
-def _key_text(key: dict[str, Any] | None) -> str:
-    if not key:
-        return "(no key)"
-    return ", ".join(f"{k.split('.', 1)[-1]}={v}" for k, v in key.items())
 
 
 def encode(v: Any) -> Any:
@@ -222,6 +217,17 @@ def _flush(conn, rec_rows: list, line_rows: list, *, keep_last: bool) -> None:
 def _clear_prepared(conn, scenario: str) -> None:
     conn.execute(delete(db.prepared_line).where(db.prepared_line.c.scenario == scenario))
     conn.execute(delete(db.prepared_record).where(db.prepared_record.c.scenario == scenario))
+
+
+def prepared_state(conn, scenario: str, *, then: str = "prepare"):
+    """What the last prepare wrote down (columns, file version, ...); a scenario never
+    prepared is bad input: "run prepare first"."""
+    st = db.scenario_state
+    state = conn.execute(select(st).where(st.c.scenario == scenario)).mappings().first()
+    if state is None:
+        raise BadInputError(f"scenario {scenario!r} has no prepared data: run {then} first",
+                            scenario=scenario)
+    return state
 
 
 def _save_state(conn, sc: Scenario, columns: list[str], version: int | None) -> None:

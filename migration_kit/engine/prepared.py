@@ -16,7 +16,7 @@ from ..scenarios.model import runnable_scenario
 from ..workspace import Workspace
 from . import history
 from .lock import scenario_lock, settle_runs
-from .prepare import doc_key, dump_row
+from .prepare import doc_key, dump_row, prepared_state
 
 PR = db.prepared_record
 PL = db.prepared_line
@@ -39,11 +39,7 @@ def _edit_lock(ws: Workspace, name: str):
 
 
 def _columns(conn, name: str) -> list[str]:
-    cols = conn.execute(select(db.scenario_state.c.columns).where(
-        db.scenario_state.c.scenario == name)).scalar()
-    if cols is None:
-        raise BadInputError(f"scenario {name!r} has no prepared data: run prepare first")
-    return cols
+    return prepared_state(conn, name)["columns"]
 
 
 def columns(ws: Workspace, name: str) -> list[str]:

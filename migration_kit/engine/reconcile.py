@@ -37,8 +37,10 @@ from ..providers.versions import latest_version
 from ..scenarios.model import Scenario, load_scenario
 from ..values import convert
 from ..workspace import Workspace
+from .grouping import key_text
 from .lock import scenario_lock
 from .mapping import ImportMapping, MappingError
+from .prepare import prepared_state
 
 PR = db.prepared_record
 PL = db.prepared_line
@@ -424,12 +426,6 @@ class _Comparer:
         return sum(len(doc.get(o.name) or []) for o in self.window.detail_objects)
 
 
-def _key_text(key: dict[str, Any] | None) -> str:
-    if not key:
-        return ""
-    return ", ".join(f"{k.split('.', 1)[-1]}={v}" for k, v in key.items())
-
-
 def _erp_text(erp_key: dict[str, Any] | None) -> str:
     return " ".join(str(v) for v in (erp_key or {}).values())
 
@@ -495,11 +491,7 @@ class _Reconciler:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         try:
             with conn.begin():
-                state = conn.execute(select(db.scenario_state).where(
-                    db.scenario_state.c.scenario == sc.name)).mappings().first()
-                if state is None:
-                    raise BadInputError(f"scenario {sc.name!r} has no prepared data: run "
-                                        "prepare (and import) first", scenario=sc.name)
+                state = prepared_state(conn, sc.name, then="prepare (and import)")
                 self.columns = state["columns"]
                 self.version = state["file_version"]
                 self._source_counts(conn)
@@ -613,7 +605,7 @@ class _Reconciler:
             n = len(file_doc.get(t.obj) or []) if t.detail else 1
             self.totals[t.target].tolerance += n * Decimal(str(t.fdef.tolerance))
         hit = found.get(norm_key(self.window, erp_key))
-        label = _erp_text(erp_key) or _key_text(r["key"])
+        label = _erp_text(erp_key) or key_text(r["key"])
         if hit is None:
             c["documents_missing"] += 1
             self._differ(Difference(label, "missing", [], r["record_no"], r["source_line"],
@@ -675,7 +667,7 @@ class _Reconciler:
                 else:
                     detail = (f"{where}; its key is not in file version {self.version} and "
                               "the document is not in the ERP either")
-                label = _erp_text(p.result) or _key_text(key)
+                label = _erp_text(p.result) or key_text(key)
                 self._differ(Difference(label, "extra", [detail], None, None, key, p.result))
                 row = {"record_no": None, "source_line": None, "key": key}
                 self._row(out, row, p.result, "differs", "extra", None,
@@ -688,7 +680,7 @@ class _Reconciler:
 
     def _row(self, out, r, erp_key, status, reason, lines_file, lines_erp, file_sums,
              erp_sums, details) -> None:
-        row = [r["record_no"], r["source_line"], _key_text(r["key"]), _erp_text(erp_key),
+        row = [r["record_no"], r["source_line"], key_text(r["key"]), _erp_text(erp_key),
                status, reason, lines_file, lines_erp]
         for t in self.cmp.numeric:
             row += [format(file_sums[t.target], "f") if file_sums else "",

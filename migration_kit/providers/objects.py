@@ -29,6 +29,7 @@ from .versions import (
     _display_name,
     _inspect,
     _sha256,
+    _store_version,
     check_name,
     latest_version,
     load_provider,
@@ -125,7 +126,7 @@ def add_objects_provider(ws: Workspace, name: str, files: list[Path], *,
 
 def add_sheets_provider(ws: Workspace, name: str, file: Path, *,
                         params: dict[str, Any] | None = None, description: str = "",
-                        store) -> Provider:
+                        ) -> Provider:
     """An Excel provider with one object per sheet of the workbook."""
     from python_calamine import CalamineWorkbook
 
@@ -142,7 +143,7 @@ def add_sheets_provider(ws: Workspace, name: str, file: Path, *,
     prov = Provider(name=name, type="excel", params={}, schema=Schema(objects),
                     original_name=_display_name(file), description=description,
                     parts=[p.to_dict() for p in the_parts])
-    store(ws, prov, file, origin="upload", write_definition=True)
+    _store_version(ws, prov, file, origin="upload", write_definition=True)
     return prov
 
 
@@ -157,8 +158,6 @@ def upload_objects(ws: Workspace, name: str, files: list[Path],
                                 "one workbook")
         for p in ps:
             _check(ws, prov, p, files[0])
-        from .versions import _store_version
-
         return _store_version(ws, prov, files[0], origin="upload")
     if object_name is not None and len(files) != 1:
         raise BadInputError("--object names the object of one file")

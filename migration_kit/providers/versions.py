@@ -186,7 +186,7 @@ def add_provider(ws: Workspace, name: str, file: str | Path | list[str | Path], 
         if provider_path(ws, name).exists():
             raise BadInputError(f"provider {name!r} exists already")
         return add_sheets_provider(ws, name, Path(file), params=params,
-                                   description=description, store=_store_version)
+                                   description=description)
     file = Path(file)
     if not file.is_file():
         raise NotFoundError(f"no file {file}")
