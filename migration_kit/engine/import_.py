@@ -13,10 +13,11 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 
 from .. import db
 from ..erp.digest import DocumentDigest
+from ..erp.store import bulk_insert
 from ..errors import FieldError, RecordError
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
@@ -341,12 +342,11 @@ class _Importer:
                          .values(error=bindparam("e"), error_field=bindparam("f"),
                                  error_stage=bindparam("st")), errs)
         L = db.import_ledger
-        if new_keys:
-            conn.execute(insert(L).values(scenario=bindparam("s"), doc_key=bindparam("k"),
-                                          result=bindparam("res"), file_version=bindparam("v"),
-                                          source_line=bindparam("l"), digest=bindparam("d"),
-                                          doc_digest=bindparam("dd"), run_id=bindparam("run")),
-                         new_keys)
+        if new_keys:  # one bulk write, like the documents' own rows
+            bulk_insert(conn, L, [
+                {"scenario": e["s"], "doc_key": e["k"], "result": e["res"],
+                 "file_version": e["v"], "source_line": e["l"], "digest": e["d"],
+                 "doc_digest": e["dd"], "run_id": e["run"]} for e in new_keys])
         if old_keys:  # upsert of a document imported before: the ledger follows
             conn.execute(update(L).where(and_(L.c.scenario == bindparam("s"),
                                               L.c.doc_key == bindparam("k")))
