@@ -13,7 +13,7 @@ from typing import Any
 from . import guard
 from .engine import history
 from .engine.export import ExportSummary, export, latest, prepare_export
-from .engine.import_ import ImportSummary, import_
+from .engine.import_ import ImportSummary
 from .engine.prepare import PrepareSummary, prepare
 from .engine.prepared import (
     clear_active_until_error,
@@ -31,7 +31,7 @@ from .engine.prepared import (
     toggle_active,
     toggle_processed,
 )
-from .engine.run import RunResult, prepare_and_import
+from .engine.run import RunResult, import_, prepare_and_import
 from .erp.validation import Doc
 from .errors import PermissionDeniedError
 from .providers import versions as _versions
@@ -256,4 +256,17 @@ def undo(ws: Workspace, name: str, run: int | None = None, *, force: bool = Fals
     return _undo(ws, name, run, force=force, dry_run=dry_run)
 
 
-__all__ += ["reconcile", "undo"]
+def join_import(ws: Workspace, name: str, *, run: int | None = None,
+                parent: int | None = None, wait: float = 0):
+    """Work as one more worker on the running parallel import of scenario ``name``
+    (PostgreSQL; ``migration-kit worker``) until no batch is left; None when no parallel
+    import of it is running (after ``wait`` seconds of looking for one). The user needs ``edit`` on the scenario's window. Returns a
+    :class:`~migration_kit.engine.workers.JoinResult`."""
+    from .engine.workers import join
+
+    sc = _model.load_scenario(ws, name)
+    guard.scenario(ws, sc, "edit")
+    return join(ws, sc, run, parent, wait)
+
+
+__all__ += ["reconcile", "undo", "join_import"]

@@ -470,10 +470,13 @@ def prepare_cmd(c: Ctx, name: str, version: int | None) -> None:
 @click.option("--discard", is_flag=True,
               help="With --prepare: discard unfinished prepared data and prepare afresh.")
 @click.option("--batch-size", type=click.IntRange(1, MAX_INT), help="Records per transaction.")
+@click.option("--workers", type=click.IntRange(1, 64),
+              help="Import processes (PostgreSQL only; default: the scenario's option "
+                   "workers, 1). More may join with `migration-kit worker NAME`.")
 @pass_ctx
 def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
                save_only_if_valid: bool, prepare_first: bool, sync: str | None, reuse: bool,
-               discard: bool, batch_size: int | None) -> None:
+               discard: bool, batch_size: int | None, workers: int | None) -> None:
     """Import the prepared records (exit 1 when a record stops the run).
 
     With --prepare, unfinished prepared data of the same file version is discarded or
@@ -482,7 +485,8 @@ def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
     if reuse and discard:
         raise click.UsageError("give --reuse or --discard, not both")
     opts = {"continue_on_error": continue_on_error or None, "validate_only": validate_only,
-            "save_only_if_valid": save_only_if_valid or None, "batch_size": batch_size}
+            "save_only_if_valid": save_only_if_valid or None, "batch_size": batch_size,
+            "workers": workers}
     if prepare_first:
         # None: the scenario's own option discard_previous decides
         discard_previous = False if reuse else True if discard else None
@@ -501,6 +505,26 @@ def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
                 click.echo(f"  line {e['line']} (record {e['record']}): {e['field']}: "
                            f"{e['message']}", err=True)
         raise click.exceptions.Exit(1)
+
+
+@cli.command("worker")
+@click.argument("name")
+@click.option("--run", "run_id", type=LINE, help="Join this run (default: the running one).")
+@click.option("--wait", type=click.FloatRange(0, 86400), default=0,
+              help="Seconds to wait for a parallel import to start (default: do not wait).")
+@click.option("--parent", type=LINE, hidden=True,
+              help="Stop when this process is gone (the workers an import starts).")
+@pass_ctx
+def worker_cmd(c: Ctx, name: str, run_id: int | None, wait: float, parent: int | None) -> None:
+    """Join a running parallel import of scenario NAME (PostgreSQL), from this or another
+    machine with the workspace's definitions and database; leave when no batch is left."""
+    r = api.join_import(c.ws, name, run=run_id, parent=parent, wait=wait)
+    if r is None:
+        c.out({"scenario": name, "run": None, "batches": 0},
+              f"{name}: no parallel import is running; nothing to join")
+    else:
+        c.out({"scenario": name, "run": r.run_id, "batches": r.batches},
+              f"{name}: worked on import run {r.run_id}: {r.batches} batch(es)")
 
 
 @cli.command("export")

@@ -168,6 +168,34 @@ stage_row = Table(
     Index("ix_mk_stage_row_link", "scenario", "object", "link"),
 )
 
+# Parallel import (PostgreSQL, engine/workers.py): a run's plan of batches, claimed by
+# workers with FOR UPDATE SKIP LOCKED and committed in batch order; the rows go when the
+# run ends (a dead run's rows when the scenario's next parallel run starts).
+parallel_run = Table(
+    "mk_parallel_run", metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=False),
+    Column("scenario", String(100), nullable=False, index=True),
+    Column("options", Text, nullable=False),  # the import's options as JSON
+    Column("workers", Integer, nullable=False),
+)
+
+import_batch = Table(
+    "mk_import_batch", metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=False),
+    Column("batch_no", Integer, primary_key=True, autoincrement=False),
+    Column("scenario", String(100), nullable=False),
+    Column("first_record", Integer, nullable=False),
+    Column("last_record", Integer, nullable=False),
+    Column("records", Integer, nullable=False),
+    Column("state", String(10), nullable=False),  # open | done | stopped
+    Column("worker", String(255), nullable=True),  # who committed it
+    Column("imported", Integer, nullable=True),
+    Column("updated", Integer, nullable=True),
+    Column("failed", Integer, nullable=True),
+    Column("skipped", Integer, nullable=True),
+    Column("stop_record", Integer, nullable=True),  # the record that stopped the run
+)
+
 # Columns added after schema version 1, added to an existing database by create_schema.
 _ADDED = {
     2: [("mk_prepared_record", "group_key", "TEXT"), ("mk_prepared_record", "line_count",

@@ -20,10 +20,9 @@ from ..erp.digest import DocumentDigest
 from ..erp.store import bulk_insert
 from ..errors import FieldError, RecordError
 from ..scenarios.conditions import compile_restrictions
-from ..scenarios.model import Scenario, load_scenario
+from ..scenarios.model import Scenario
 from ..workspace import Workspace
 from . import grouping, history
-from .lock import scenario_lock
 from .mapping import ImportMapping, MappingError
 from .prepare import prepared_state
 from .progress import progress_bar
@@ -46,6 +45,8 @@ class ImportSummary:
     # Every prepared record not imported, by reason (after the run): skipped at prepare or
     # here (the note), inactive, in error, not yet processed.
     not_imported: dict[str, int] = field(default_factory=dict)
+    # parallel import: workers that died or failed (their batches were taken over)
+    worker_notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -60,6 +61,8 @@ class ImportSummary:
         if self.not_imported:
             text += "\nnot imported: " + "; ".join(
                 f"{n} {reason}" for reason, n in self.not_imported.items())
+        for note in self.worker_notes:
+            text += f"\n{note}"
         if self.stopped:
             text += f"\n{self.stopped}"
         return text
@@ -80,36 +83,7 @@ class ImportSummary:
                               field_name=first.get("field"))
 
 
-def import_(ws: Workspace, name: str, *, continue_on_error: bool | None = None,
-            validate_only: bool = False, save_only_if_valid: bool | None = None,
-            batch_size: int | None = None, progress: bool = True) -> ImportSummary:
-    """Import the prepared records of scenario ``name``; see the module doc.
-
-    ``validate_only``: every record goes through the mapping and the window's rules and
-    gets its errors; nothing is saved. ``save_only_if_valid``: validate everything first
-    and save nothing unless every record is valid.
-    """
-    sc = load_scenario(ws, name)
-    ws.require(sc.window, "edit")
-    if save_only_if_valid is None:
-        save_only_if_valid = bool(sc.options.get("save_only_if_valid", False))
-    with scenario_lock(ws, sc.name, "import"):
-        if save_only_if_valid and not validate_only:
-            check = _Importer(ws, sc, True, True, batch_size, progress).run()
-            if check.failed:
-                check.validate_only = False
-                check.imported = check.updated = 0
-                check.stopped = RecordError(
-                    f"{check.failed} record(s) are not valid; nothing was saved (save only "
-                    f"if all data is valid). First: {check.errors[0]['message']}",
-                    scenario=sc.name, line=check.errors[0]["line"],
-                    record=check.errors[0]["record"], key=check.errors[0]["key"],
-                    field_name=check.errors[0]["field"])
-                return check
-        return _Importer(ws, sc, continue_on_error, validate_only, batch_size, progress).run()
-
-
-class _Importer:
+class Importer:
     def __init__(self, ws: Workspace, sc: Scenario, continue_on_error: bool | None,
                  validate_only: bool, batch_size: int | None, progress: bool):
         self.ws, self.sc = ws, sc
@@ -127,18 +101,24 @@ class _Importer:
         self.summary = ImportSummary(sc.name, validate_only=validate_only)
         self.doc_digest = DocumentDigest(self.window)  # of each saved document (ledger)
         self.run_id: int | None = None
+        self.precheck = False  # parallel workers: the window's rules checked in step 1
+
+    def start(self, conn) -> int:
+        """Read what the last prepare wrote down and write the run into the history."""
+        state = prepared_state(conn, self.sc.name)
+        self.columns = state["columns"]
+        self.version = state["file_version"]
+        self.run_id = history.start(conn, self.sc.name,
+                                    "validate" if self.validate_only else "import",
+                                    self.ws.user, self.version)
+        return self.run_id
 
     def run(self) -> ImportSummary:
         ws, sc = self.ws, self.sc
         with ws.transaction() as conn:
-            state = prepared_state(conn, sc.name)
-            self.columns = state["columns"]
-            self.version = state["file_version"]
             total = conn.execute(select(func.count()).select_from(PR).where(
-                _todo(sc.name))).scalar_one()
-            run = history.start(conn, sc.name, "validate" if self.validate_only else "import",
-                                ws.user, self.version)
-            self.run_id = run
+                pending(sc.name))).scalar_one()
+            self.start(conn)
         bar = progress_bar(self.progress, total=total, desc=f"import {sc.name}",
                            unit="records")
         after = 0
@@ -147,14 +127,13 @@ class _Importer:
             while True:
                 with ws.transaction() as conn:
                     recs = conn.execute(
-                        select(PR).where(and_(_todo(sc.name), PR.c.record_no > after))
+                        select(PR).where(and_(pending(sc.name), PR.c.record_no > after))
                         .order_by(PR.c.record_no).limit(self.batch_size)).mappings().all()
                     if not recs:
                         break
                     self.resume_after = recs[-1]["record_no"]
                     if lookup is None:
-                        lookup = ws.store.lookup(conn)
-                        self.validator = ws.store.validator(sc.window, lookup)
+                        lookup = self.new_lookup(conn)
                     lookup.conn = conn
                     stop = self._batch(conn, recs, lookup)
                     after = self.resume_after
@@ -162,39 +141,65 @@ class _Importer:
                 if stop:
                     break
         except BaseException as e:
-            # The run ends here, not in silence: history says failed (or interrupted), with
-            # the reason; every batch before this one is committed.
-            try:
-                with ws.transaction() as conn:
-                    history.finish(conn, run, status="interrupted" if isinstance(
-                        e, KeyboardInterrupt) else "failed", counts={
-                            k: v for k, v in self.summary.to_dict().items()
-                            if isinstance(v, int)},
-                        first_error=f"{type(e).__name__}: {e}"[:2000])
-            except Exception:  # noqa: BLE001 - the database itself is gone: the next
-                pass  # run marks this one interrupted; the original error goes on
+            self.failed(e)
             raise
         finally:
             bar.close()
-        with ws.transaction() as conn:
-            self.summary.remaining = conn.execute(
-                select(func.count()).select_from(PR).where(_todo(sc.name))).scalar_one()
-            self.summary.not_imported = not_imported(conn, sc.name)
-            first = self.summary.stopped or (self.summary.errors[0]["message"]
-                                             if self.summary.errors else None)
-            history.finish(conn, run, status="stopped" if self.summary.stopped else "done",
-                           counts={k: v for k, v in self.summary.to_dict().items()
-                                   if isinstance(v, int)},
-                           first_error=str(first) if first else None)
-            if not self.validate_only and self.summary.remaining == 0:
-                conn.execute(db.scenario_state.update()
-                             .where(db.scenario_state.c.scenario == sc.name)
-                             .values(last_imported_version=self.version))
+        return self.finish()
+
+    def new_lookup(self, conn):
+        """The run's cache of selector rows, and the window's validator over it."""
+        lookup = self.ws.store.lookup(conn)
+        self.validator = self.ws.store.validator(self.sc.window, lookup)
+        return lookup
+
+    def failed(self, e: BaseException) -> None:
+        """The run ends here, not in silence: history says failed (or interrupted), with
+        the reason; every batch before this one is committed."""
+        try:
+            with self.ws.transaction() as conn:
+                history.finish(conn, self.run_id, status="interrupted" if isinstance(
+                    e, KeyboardInterrupt) else "failed", counts=self._counts(),
+                    first_error=f"{type(e).__name__}: {e}"[:2000])
+        except Exception:  # noqa: BLE001 - the database itself is gone: the next
+            pass  # run marks this one interrupted; the original error goes on
+
+    def _counts(self) -> dict[str, int]:
+        return {k: v for k, v in self.summary.to_dict().items() if isinstance(v, int)}
+
+    def finish(self, conn=None) -> ImportSummary:
+        """What is left, by reason; the run's end in the history (in ``conn``'s
+        transaction when given)."""
+        if conn is None:
+            with self.ws.transaction() as conn:
+                return self.finish(conn)
+        sc = self.sc
+        self.summary.remaining = conn.execute(
+            select(func.count()).select_from(PR).where(pending(sc.name))).scalar_one()
+        self.summary.not_imported = not_imported(conn, sc.name)
+        first = self.summary.stopped or (self.summary.errors[0]["message"]
+                                         if self.summary.errors else None)
+        history.finish(conn, self.run_id, status="stopped" if self.summary.stopped else "done",
+                       counts=self._counts(), first_error=str(first) if first else None)
+        if not self.validate_only and self.summary.remaining == 0:
+            conn.execute(db.scenario_state.update()
+                         .where(db.scenario_state.c.scenario == sc.name)
+                         .values(last_imported_version=self.version))
         return self.summary
 
     def _batch(self, conn, recs, lookup) -> bool:
         """Map, save and mark one batch in the caller's transaction; True = stop here."""
-        sc, w = self.sc, self.window
+        stop, rest = self.commit_batch(conn, self.map_batch(conn, recs), lookup)
+        if rest:  # the same document twice (upsert): the second one goes in the next batch
+            self.resume_after = rest[0].rec["record_no"] - 1
+        return stop
+
+    def map_batch(self, conn, recs, *, eager: bool = False) -> list[_Item]:
+        """Step 1 of a batch, reading only: each record's rows. ``eager`` (parallel
+        workers): also its document, the target restrictions and, where the window's rules
+        allow it (``ERPStore.prechecks``), the window's rules, so that all of that runs
+        while the batches before this one are still being saved."""
+        sc = self.sc
         # The line range (a record's lines are first_line..last_line) lets the database read
         # just this batch's lines through the primary key instead of every line per batch.
         lines = conn.execute(
@@ -210,19 +215,60 @@ class _Importer:
         for rec_no, data in lines:
             rows_of.setdefault(rec_no, []).append(dict(zip(cols, json.loads(data))))
             data_of.setdefault(rec_no, []).append(data)
-        ledger = self._ledger_of(conn, recs)
-        to_save: list[tuple[Any, dict]] = []  # (record, document)
+        items = [_Item(rec, rows_of.get(rec["record_no"], []),
+                       data_of.get(rec["record_no"], [])) for rec in recs]
+        if eager:
+            for it in items:
+                self._map(it)
+            if self.precheck:
+                ok = [it for it in items if it.doc is not None and it.failure is None]
+                for it, checked in zip(ok, self.ws.store.precheck(
+                        self.validator, [it.doc for it in ok])):
+                    it.checked = checked
+        return items
+
+    def _map(self, it: _Item) -> None:
+        """The record's document, or the reason it has none (once per item)."""
+        if it.mapped:
+            return
+        it.mapped = True
+        rec = it.rec
+        if rec["error_stage"] == "prepare":  # e.g. a contradicting continuation row
+            it.failure = MappingError(rec["error_field"] or "", rec["error"])
+            return
+        try:
+            it.doc = self.mapping.document(it.rows)
+        except MappingError as e:
+            it.failure = e
+            return
+        sc, w = self.sc, self.window
+        if sc.target_restrictions:
+            flat = {f"{w.summary}.{k}": v for k, v in it.doc[w.summary].items()}
+            if not self.target_ok(flat):
+                it.failure = MappingError(sc.target_restrictions[0].field,
+                                          "the record does not meet the target restrictions")
+                it.target_failure = True
+
+    def commit_batch(self, conn, items: list[_Item], lookup) -> tuple[bool, list[_Item]]:
+        """Step 2 of a batch: the ledger, the window's rules, save and mark, in the caller's
+        transaction, in record order. Returns (stop here, the items left for the next
+        batch: a document seen twice in an upsert)."""
+        sc = self.sc
+        ledger = self._ledger_of(conn, [it.rec for it in items])
+        to_save: list[_Item] = []
         marks: list[tuple[Any, str, Any]] = []  # (record, outcome, detail)
         stop_at: tuple[Any, list[FieldError] | MappingError] | None = None
         seen_now: dict[str, Any] = {}  # document key -> the record saved in this batch
         upsert = sc.mode == "upsert"
         digests: dict[int, str] = {}  # record -> checksum of its saved document
-        for rec in recs:
-            rows = rows_of.get(rec["record_no"], [])
+        rest: list[_Item] = []
+        for pos, it in enumerate(items):
+            rec = it.rec
             dk = rec["group_key"]
             failure: MappingError | None = None
-            if rec["error_stage"] == "prepare":  # e.g. a contradicting continuation row
-                failure = MappingError(rec["error_field"] or "", rec["error"])
+            if rec["error_stage"] == "prepare":
+                self._map(it)
+                failure = it.failure
             elif dk is not None and not upsert and dk in seen_now:
                 failure = _second_record(rec, seen_now[dk]["source_line"], self.version)
             elif dk is not None and not upsert and dk in ledger:
@@ -234,39 +280,29 @@ class _Importer:
                         led.file_version, self.version, None)))
                     continue
             elif dk is not None and upsert and dk in seen_now:
-                # the same document twice: the second one goes in the next batch
-                self.resume_after = rec["record_no"] - 1
+                rest = items[pos:]
                 break
             if failure is None:
-                try:
-                    doc = self.mapping.document(rows)
-                except MappingError as e:
-                    failure = e
+                self._map(it)
+                failure = it.failure
             if failure is not None:
                 marks.append((rec, "failed", failure))
-                if self.stop_on_error:
+                if self.stop_on_error and (not it.target_failure or sc.break_on_target):
                     stop_at = (rec, failure)
                     break
                 continue
-            if sc.target_restrictions:
-                flat = {f"{w.summary}.{k}": v for k, v in doc[w.summary].items()}
-                if not self.target_ok(flat):
-                    e = MappingError(sc.target_restrictions[0].field,
-                                     "the record does not meet the target restrictions")
-                    marks.append((rec, "failed", e))
-                    if self.stop_on_error and sc.break_on_target:
-                        stop_at = (rec, e)
-                        break
-                    continue
             if dk is not None:
                 seen_now[dk] = rec
-            to_save.append((rec, doc))
+            to_save.append(it)
         if to_save:
+            prechecked = [it.checked for it in to_save]
             results = self.ws.store.save_many(
-                conn, sc.window, [d for _, d in to_save], mode=sc.mode,
+                conn, sc.window, [it.doc for it in to_save], mode=sc.mode,
                 stop_on_error=self.stop_on_error, lookup=lookup, validator=self.validator,
-                dry_run=self.validate_only)
-            for (rec, _), res in zip(to_save, results):
+                dry_run=self.validate_only,
+                checked=prechecked if all(c is not None for c in prechecked) else None)
+            for it, res in zip(to_save, results):
+                rec = it.rec
                 if res.ok:
                     marks.append((rec, res.action, res.key))
                     if not self.validate_only and res.doc is not None:
@@ -275,11 +311,12 @@ class _Importer:
                     marks.append((rec, "failed", res.errors))
                     if self.stop_on_error and stop_at is None:
                         stop_at = (rec, res.errors)
+        data_of = {it.rec["record_no"]: it.data for it in items}
         self._write_marks(conn, marks, ledger, data_of, digests)
         if stop_at is not None:
             self.summary.stopped = self._record_error(*stop_at)
-            return True
-        return False
+            return True, []
+        return False, rest
 
     def _ledger_of(self, conn, recs) -> dict[str, Any]:
         keys = sorted({r["group_key"] for r in recs if r["group_key"] is not None})
@@ -364,6 +401,19 @@ class _Importer:
                            record=rec["record_no"], key=rec["key"], field_name=fld)
 
 
+@dataclass(slots=True)
+class _Item:
+    """One prepared record on its way through a batch."""
+    rec: Any
+    rows: list[dict[str, Any]]
+    data: list[str]  # the lines as stored (their digest goes in the ledger)
+    mapped: bool = False
+    doc: dict[str, Any] | None = None
+    failure: MappingError | None = None
+    target_failure: bool = False  # the failure is the target restrictions
+    checked: tuple[Any, list[FieldError]] | None = None  # the window's rules, checked early
+
+
 def _second_record(rec, first_line: int | None, version: int | None) -> MappingError:
     key = grouping.key_text(rec["key"])
     return MappingError("key", (
@@ -393,7 +443,7 @@ def not_imported(conn, scenario: str) -> dict[str, int]:
     return out
 
 
-def _todo(scenario: str):
+def pending(scenario: str):
     return and_(PR.c.scenario == scenario, PR.c.active.is_(True), PR.c.processed.is_(False))
 
 

@@ -1,6 +1,6 @@
-"""Run options of the Import/Export by scenario screens: Prepare & Import (or Export) as
-one step, sync type full or incremental, discard the previous result or re-use unfinished
-prepared data.
+"""Run options of the Import/Export by scenario screens: an import run (save only if all
+data is valid, validate only, workers), Prepare & Import (or Export) as one step, sync type
+full or incremental, discard the previous result or re-use unfinished prepared data.
 """
 
 from __future__ import annotations
@@ -11,12 +11,52 @@ from typing import Any
 from sqlalchemy import select
 
 from .. import db
+from ..errors import RecordError
 from ..providers.versions import latest_version
 from ..scenarios.model import load_scenario
 from ..workspace import Workspace
-from .import_ import ImportSummary, import_
+from .import_ import Importer, ImportSummary
+from .lock import scenario_lock
 from .prepare import PrepareSummary, prepare
 from .prepared import counts
+from .workers import refuse_unless_parallel, run_parallel
+
+
+def import_(ws: Workspace, name: str, *, continue_on_error: bool | None = None,
+            validate_only: bool = False, save_only_if_valid: bool | None = None,
+            batch_size: int | None = None, workers: int | None = None,
+            progress: bool = True) -> ImportSummary:
+    """Import the prepared records of scenario ``name``; see the module doc.
+
+    ``validate_only``: every record goes through the mapping and the window's rules and
+    gets its errors; nothing is saved. ``save_only_if_valid``: validate everything first
+    and save nothing unless every record is valid. ``workers`` (option ``workers``,
+    default 1): import with that many processes, on PostgreSQL only (see
+    :mod:`migration_kit.engine.workers`); a validate-only run takes one.
+    """
+    sc = load_scenario(ws, name)
+    ws.require(sc.window, "edit")
+    if save_only_if_valid is None:
+        save_only_if_valid = bool(sc.options.get("save_only_if_valid", False))
+    workers = workers or sc.workers
+    refuse_unless_parallel(ws, workers)
+    with scenario_lock(ws, sc.name, "import"):
+        if save_only_if_valid and not validate_only:
+            check = Importer(ws, sc, True, True, batch_size, progress).run()
+            if check.failed:
+                check.validate_only = False
+                check.imported = check.updated = 0
+                check.stopped = RecordError(
+                    f"{check.failed} record(s) are not valid; nothing was saved (save only "
+                    f"if all data is valid). First: {check.errors[0]['message']}",
+                    scenario=sc.name, line=check.errors[0]["line"],
+                    record=check.errors[0]["record"], key=check.errors[0]["key"],
+                    field_name=check.errors[0]["field"])
+                return check
+        if workers > 1 and not validate_only:
+            return run_parallel(ws, sc, workers=workers, continue_on_error=continue_on_error,
+                                batch_size=batch_size, progress=progress)
+        return Importer(ws, sc, continue_on_error, validate_only, batch_size, progress).run()
 
 
 @dataclass

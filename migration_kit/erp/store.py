@@ -210,11 +210,15 @@ class ERPStore:
     def save_many(self, conn: Connection, window_id: str, docs: list[Doc], *,
                   mode: str = "insert", stop_on_error: bool = True,
                   lookup: _Lookup | None = None, validator: DocumentValidator | None = None,
-                  dry_run: bool = False) -> list[SaveResult]:
+                  dry_run: bool = False,
+                  checked: list[tuple[Doc | None, list[FieldError]]] | None = None
+                  ) -> list[SaveResult]:
         """Validate ``docs`` in order and write the valid ones; nothing is committed here.
 
         With ``stop_on_error`` the documents after the first failing one are not saved
         (their result is ``not saved``). ``dry_run`` validates without writing.
+        ``checked``: pass 1 done before, by :meth:`precheck` (one ``(clean or None,
+        errors)`` per document), allowed only where :meth:`prechecks` says so.
         """
         w = self.windows.get(window_id)
         lookup = lookup or self.lookup(conn)
@@ -222,7 +226,17 @@ class ERPStore:
         lookup.pending_unique = set()
         unique_rules = [r["fields"] for r in w.rules if r["rule"] == "unique"]
         # Pass 1: the window's rules, document by document.
-        checked: list[tuple[Doc | None, list[FieldError]]] = []
+        if checked is not None:
+            checked = list(checked)
+            if stop_on_error:  # as pass 1 does: nothing after the first failing document
+                first = next((i for i, (_, e) in enumerate(checked) if e), None)
+                if first is not None:
+                    del checked[first + 1:]
+            docs = []  # pass 1 is done: the loop below has nothing to check
+            n_docs = len(checked)
+        else:
+            checked = []
+            n_docs = len(docs)
         # upsert: the stored ids of the documents' keys, in one query for the batch
         before = (self._existing_ids(conn, w, [_raw_key(w, d) for d in docs])
                   if mode == "upsert" and w.key_fields else None)
@@ -267,7 +281,7 @@ class ERPStore:
             else:
                 to_insert.append((len(results), clean))
                 results.append(SaveResult(True, action="inserted"))
-        results += [SaveResult(False, action="not saved") for _ in range(len(docs) - len(results))]
+        results += [SaveResult(False, action="not saved") for _ in range(n_docs - len(results))]
         if not dry_run:
             for _, clean in to_update:
                 doc_id = existing[_norm_key(_key_tuple(w, clean))]
@@ -281,6 +295,27 @@ class ERPStore:
             if not dry_run:
                 lookup.saved(w.id, clean[w.summary])
         return results
+
+    def prechecks(self, window_id: str, mode: str) -> bool:
+        """Whether a window's rules (pass 1 of :meth:`save_many`) can be checked before the
+        documents saved ahead of them are written: true unless they read the window's own
+        stored documents (a unique rule, a selector or default into the window itself,
+        the stored ids of an upsert). Parallel import workers validate such windows in
+        record order, the others as soon as they have mapped a batch."""
+        w = self.windows.get(window_id)
+        if mode != "insert" or any(r["rule"] == "unique" for r in w.rules):
+            return False
+        return not any(f.selector is not None and f.selector.window == window_id
+                       for o in w.objects.values() for f in o.fields.values())
+
+    def precheck(self, validator: DocumentValidator, docs: list[Doc]
+                 ) -> list[tuple[Doc | None, list[FieldError]]]:
+        """Pass 1 of :meth:`save_many` on its own, for ``checked=``."""
+        out = []
+        for doc in docs:
+            clean, errors = validator.check(doc)
+            out.append((None if errors else clean, errors))
+        return out
 
     def save(self, conn: Connection, window_id: str, doc: Doc, mode: str = "insert") -> dict:
         (res,) = self.save_many(conn, window_id, [doc], mode=mode)

@@ -60,6 +60,7 @@ class OptionsModel(Strict):
     mode: Annotated[str, AfterValidator(choice(MODES))] = "insert"
     locale: Annotated[str, AfterValidator(choice(sorted(LOCALES)))] | None = None
     batch_size: Annotated[int, Field(gt=0)] = 500
+    workers: Annotated[int, Field(gt=0, le=64)] = 1  # import processes (PostgreSQL)
     sync: Annotated[str, AfterValidator(choice(SYNC))] = "full"
     discard_previous: bool = True
     save_only_if_valid: bool = False
@@ -211,6 +212,10 @@ class Scenario:
     @property
     def batch_size(self) -> int:
         return int(self.options.get("batch_size", 500))
+
+    @property
+    def workers(self) -> int:
+        return int(self.options.get("workers", 1))
 
     def active_mapping(self) -> list[MappingLine]:
         return [m for m in self.mapping if m.active]

@@ -8,7 +8,8 @@ writer) and send a real SIGKILL to this process, the same signal an outside ``ki
 sends. ``MK_TEST_HOOK`` is ``ACTION:POINT:N[:DELAY]``:
 
 - ``kill:stmt:N``     before the Nth SQL statement of the run (counted from the run's first
-                      history entry, so inside prepare/import/export transactions)
+                      history entry, so inside prepare/import/export transactions; for
+                      ``worker``, from its first batch)
 - ``kill:commit:N``   at the Nth COMMIT of the run: with DELAY (seconds) a timer fires while
                       the commit is under way or just after it; without, just before it
 - ``kill:progress:N`` at the Nth progress update (import: between batches, after a commit;
@@ -66,6 +67,7 @@ def install(hook: str) -> None:
     import migration_kit.engine.history as history
     import migration_kit.engine.import_ as import_mod
     import migration_kit.engine.prepare as prepare_mod
+    import migration_kit.engine.workers as workers_mod
     from migration_kit.providers.registry import get_provider_type
 
     action, point, n, *rest = hook.split(":")
@@ -84,6 +86,13 @@ def install(hook: str) -> None:
         return start(*a, **kw)
 
     history.start = started
+    one_batch = workers_mod.Worker._one_batch
+
+    def worker_batch(self, conn):  # a worker that joined a run: counting starts here
+        st.started = True
+        return one_batch(self, conn)
+
+    workers_mod.Worker._one_batch = worker_batch
 
     make_engine = db.make_engine
 
@@ -139,7 +148,7 @@ def install(hook: str) -> None:
         def set_postfix_str(self, s: str) -> None:
             pass
 
-    for mod in (import_mod, prepare_mod, export_mod):
+    for mod in (import_mod, prepare_mod, export_mod, workers_mod):
         mod.progress_bar = lambda *a, **kw: Bar()
     if point == "bulk":
         import psycopg
@@ -155,7 +164,7 @@ def install(hook: str) -> None:
                 return bulk_insert(*a, **kw)
             finally:
                 st.in_bulk = False
-        for mod in (store_mod, prepare_mod, export_mod, join_mod):
+        for mod in (store_mod, prepare_mod, export_mod, join_mod, import_mod):
             mod.bulk_insert = bulk
         write_row = psycopg.Copy.write_row
 

@@ -55,6 +55,7 @@ def calls(ws, admin_sc, tmp_path):
         "get_version": lambda: api.get_version(ws, "inv"),
         "history_of": lambda: api.history_of(ws, "inv"),
         "import_": lambda: api.import_(ws, "inv", progress=False),
+        "join_import": lambda: api.join_import(ws, "inv"),
         "latest": lambda: api.latest(ws, "inv"),
         "latest_version": lambda: api.latest_version(ws, "inv"),
         "lines": lambda: api.lines(ws, "inv"),

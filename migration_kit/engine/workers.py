@@ -1,0 +1,318 @@
+"""Parallel import on PostgreSQL: N worker processes share one import run.
+
+The run is planned first: its records (Active, not processed) cut into batches of
+``batch_size`` in record order, one row each in ``mk_import_batch``. A worker claims the
+lowest open batch with ``SELECT ... FOR UPDATE SKIP LOCKED`` and keeps that row lock for
+its whole transaction, which is the batch's transaction: if the worker dies, the server
+rolls it back and drops the lock, and the batch is open for the next worker to claim.
+
+In the transaction, a worker first reads the batch's lines, maps its documents and checks
+the target restrictions and (where they do not read the window's own stored documents, see
+``ERPStore.prechecks``) the window's rules: that is most of the work, and it runs while the
+batches before are being saved. Then it waits for its turn: ``FOR SHARE`` on the batch
+before it returns when that batch's transaction has ended. If that batch is done, this one
+saves (ledger, window rules, automatic numbers, documents, Processed flags and ledger
+entries) and commits; so batches commit in record order, and a run with workers gives the
+ERP, numbers, errors and summary of a serial run. If the batch before is still open (its
+worker died, or let it go), this worker lets its own go and claims again, which gives it
+the lowest open batch. If the batch before stopped on a record error (break on error),
+the worker leaves without saving: no record after the failing one is imported.
+
+The ERP's own "parallel processing" option ignores break on error; this one keeps it.
+
+Every worker checks, in its batch transaction, that the run is still ``running`` (``FOR
+SHARE`` on its history row): a run marked interrupted (its starter died and another command
+took the scenario's lock) takes no more batches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, literal, select, update
+
+from .. import db
+from ..errors import BadInputError, RecordError
+from ..scenarios.model import Scenario
+from ..workspace import Workspace
+from .import_ import PR, Importer, ImportSummary, pending
+from .prepare import prepared_state
+from .progress import progress_bar
+
+B = db.import_batch
+P = db.parallel_run
+POLL = 0.2  # seconds between looks while other workers hold the batches
+
+
+class _Again(Exception):
+    """The batch before this one is open and nobody holds it: claim again."""
+
+
+def refuse_unless_parallel(ws: Workspace, workers: int) -> None:
+    if workers > 1 and ws.engine.dialect.name != "postgresql":
+        raise BadInputError(
+            f"workers: {workers} needs a PostgreSQL database; this workspace's database is "
+            f"{ws.engine.dialect.name} ({ws.db_url.split('://')[0]}), where one process "
+            "writes at a time. Import with workers 1, or set the workspace's database to a "
+            "PostgreSQL URL (migration.yaml: database)")
+
+
+def worker_name() -> str:
+    return f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+class Worker:
+    """One worker of a parallel run: claims batches until none is left to claim."""
+
+    def __init__(self, ws: Workspace, sc: Scenario, run_id: int, options: dict[str, Any],
+                 importer: Importer | None = None):
+        self.ws, self.sc, self.run_id = ws, sc, run_id
+        imp = importer
+        if imp is None:  # a worker that joins: the run's options, what prepare wrote down
+            imp = Importer(ws, sc, options.get("continue_on_error"), False,
+                           options.get("batch_size"), False)
+            with ws.connect() as conn:
+                state = prepared_state(conn, sc.name)
+            imp.columns, imp.version = state["columns"], state["file_version"]
+            imp.run_id = run_id
+        imp.precheck = ws.store.prechecks(sc.window, sc.mode)
+        self.importer = imp
+        w = ws.windows.get(sc.window)
+        # selectors into the window itself read what other workers saved: fresh each batch
+        self.self_selectors = any(
+            f.selector is not None and f.selector.window == sc.window
+            for o in w.objects.values() for f in o.fields.values())
+        self.name = f"{ws.user}: {worker_name()}"
+        self.batches = 0
+        self._lookup = None
+
+    def work(self, *, on_batch: Callable[[], None] | None = None,
+             keep_going: Callable[[], bool] = lambda: True) -> None:
+        while keep_going():
+            try:
+                with self.ws.transaction() as conn:
+                    done = self._one_batch(conn)
+            except _Again:  # rolled back: nothing of this batch was written
+                time.sleep(POLL / 4)
+                continue
+            if done is None:
+                return
+            self.batches += 1
+            if on_batch is not None:
+                on_batch()
+            if done == "stopped":
+                return
+
+    def _one_batch(self, conn) -> str | None:
+        """Claim, map, wait for the turn, save, mark: None when there is nothing to do."""
+        run = self.run_id
+        b = conn.execute(select(B).where(and_(B.c.run_id == run, B.c.state == "open"))
+                         .order_by(B.c.batch_no).limit(1)
+                         .with_for_update(skip_locked=True)).mappings().first()
+        if b is None or not self._alive(conn):
+            return None
+        if conn.execute(select(func.count()).select_from(B).where(and_(
+                B.c.run_id == run, B.c.state == "stopped"))).scalar_one():
+            return None  # break on error: a batch before stopped the run
+        imp = self.importer
+        recs = conn.execute(select(PR).where(and_(
+            pending(self.sc.name), PR.c.record_no >= b["first_record"],
+            PR.c.record_no <= b["last_record"])).order_by(PR.c.record_no)).mappings().all()
+        if self._lookup is None:
+            self._lookup = imp.new_lookup(conn)
+        lookup = self._lookup
+        lookup.conn = conn
+        items = imp.map_batch(conn, recs, eager=True) if recs else []
+        if b["batch_no"] > 0:
+            before = conn.execute(select(B.c.state).where(and_(
+                B.c.run_id == run, B.c.batch_no == b["batch_no"] - 1))
+                .with_for_update(read=True)).scalar_one()
+            if before == "stopped":
+                return None
+            if before != "done":
+                raise _Again()
+        if self.self_selectors:
+            lookup.rows.pop(self.sc.window, None)
+        s = imp.summary
+        counts0 = (s.imported, s.updated, s.failed, s.skipped)
+        stop = False
+        while items and not stop:  # a document twice (upsert): the rest after the first
+            stop, items = imp.commit_batch(conn, items, lookup)
+        imported, updated, failed, skipped = (
+            a - b0 for a, b0 in zip((s.imported, s.updated, s.failed, s.skipped), counts0))
+        state = "stopped" if stop else "done"
+        conn.execute(update(B).where(and_(B.c.run_id == run, B.c.batch_no == b["batch_no"]))
+                     .values(state=state, worker=self.name, imported=imported,
+                             updated=updated, failed=failed, skipped=skipped,
+                             stop_record=s.stopped.record if stop and s.stopped else None))
+        return state
+
+    def _alive(self, conn) -> bool:
+        status = conn.execute(select(db.history.c.status).where(db.history.c.id == self.run_id)
+                              .with_for_update(read=True)).scalar()
+        return status == "running"
+
+
+def plan(conn, scenario: str, run_id: int, batch_size: int) -> tuple[int, int]:
+    """Cut the run's records into batches in record order; (records, batches)."""
+    conn.execute(delete(B).where(B.c.scenario == scenario))  # rows of dead runs
+    conn.execute(delete(P).where(P.c.scenario == scenario))
+    numbered = select(PR.c.record_no, func.row_number().over(
+        order_by=PR.c.record_no).label("rn")).where(pending(scenario)).subquery()
+    group = ((numbered.c.rn - 1) // batch_size).label("batch_no")
+    conn.execute(insert(B).from_select(
+        ["run_id", "batch_no", "scenario", "first_record", "last_record", "records", "state"],
+        select(literal(run_id), group, literal(scenario), func.min(numbered.c.record_no),
+               func.max(numbered.c.record_no), func.count(), literal("open"))
+        .group_by(group)))
+    return conn.execute(select(func.coalesce(func.sum(B.c.records), 0), func.count())
+                        .where(B.c.run_id == run_id)).one()
+
+
+def run_parallel(ws: Workspace, sc: Scenario, *, workers: int,
+                 continue_on_error: bool | None, batch_size: int | None,
+                 progress: bool) -> ImportSummary:
+    """An import run with ``workers`` processes: this one and ``workers - 1`` started here
+    (``migration-kit worker``); others may join from other machines. The caller holds the
+    scenario's lock."""
+    imp = Importer(ws, sc, continue_on_error, False, batch_size, False)
+    options = {"continue_on_error": continue_on_error, "batch_size": imp.batch_size}
+    with ws.transaction() as conn:
+        run = imp.start(conn)
+        total, _batches = plan(conn, sc.name, run, imp.batch_size)
+        conn.execute(insert(P).values(run_id=run, scenario=sc.name,
+                                      options=json.dumps(options), workers=workers))
+    me = Worker(ws, sc, run, options, imp)
+    children: list[tuple[subprocess.Popen, Any]] = []
+    bar = progress_bar(progress, total=total, desc=f"import {sc.name} ({workers} workers)",
+                       unit="records")
+
+    shown = [0]
+
+    def show() -> None:
+        with ws.connect() as conn:
+            n = conn.execute(select(func.coalesce(func.sum(B.c.records), 0)).where(and_(
+                B.c.run_id == run, B.c.state != "open"))).scalar_one()
+        bar.update(n - shown[0])
+        shown[0] = n
+
+    try:
+        children = [_spawn(ws, sc.name, run) for _ in range(workers - 1)]
+        while True:
+            me.work(on_batch=show)
+            if all(p.poll() is not None for p, _ in children):
+                me.work(on_batch=show)  # batches a worker that died left open
+                break
+            time.sleep(POLL)
+            show()
+    except BaseException as e:
+        for p, _ in children:
+            if p.poll() is None:
+                p.terminate()
+        for p, _ in children:
+            p.wait()
+        imp.failed(e)
+        raise
+    finally:
+        bar.close()
+    notes = [_exit_note(p, err) for p, err in children if p.returncode != 0]
+    for _, err in children:
+        err.close()
+    with ws.transaction() as conn:
+        summary = _summarise(conn, imp, run)
+        by_worker = conn.execute(select(B.c.worker, func.count()).where(and_(
+            B.c.run_id == run, B.c.state != "open")).group_by(B.c.worker)
+            .order_by(B.c.worker)).all()
+        summary.worker_notes = [f"{workers} workers; batches committed: " + ", ".join(
+            f"{w} {n}" for w, n in by_worker)] + notes
+        # the plan stays as the run's record until the scenario's next parallel run
+        return imp.finish(conn)
+
+
+def _summarise(conn, imp: Importer, run: int) -> ImportSummary:
+    """The run's counts from its batches; its errors and stop from the prepared records
+    (committed batches are a prefix of the run: everything up to the last is attempted)."""
+    s = imp.summary
+    rows = conn.execute(select(B).where(and_(B.c.run_id == run, B.c.state != "open"))
+                        .order_by(B.c.batch_no)).mappings().all()
+    s.imported = sum(r["imported"] or 0 for r in rows)
+    s.updated = sum(r["updated"] or 0 for r in rows)
+    s.failed = sum(r["failed"] or 0 for r in rows)
+    s.skipped = sum(r["skipped"] or 0 for r in rows)
+    s.stopped = None
+    s.errors = []
+    if not rows:
+        return s
+    last = rows[-1]
+    upto = last["stop_record"] if last["state"] == "stopped" else last["last_record"]
+    errs = conn.execute(select(PR.c.first_line, PR.c.record_no, PR.c.key, PR.c.error_field,
+                               PR.c.error).where(and_(
+                                   pending(imp.sc.name), PR.c.error.is_not(None),
+                                   PR.c.record_no <= upto)).order_by(PR.c.record_no)
+                        .limit(1000)).all()
+    s.errors = [{"line": e.first_line, "record": e.record_no, "key": e.key,
+                 "field": e.error_field, "message": e.error} for e in errs]
+    if last["state"] == "stopped":
+        e = next(x for x in s.errors if x["record"] == upto)
+        s.stopped = RecordError(e["message"], scenario=imp.sc.name, line=e["line"],
+                                record=e["record"], key=e["key"], field_name=e["field"])
+    return s
+
+
+def _spawn(ws: Workspace, scenario: str, run: int):
+    err = tempfile.TemporaryFile()
+    env = {**os.environ, "MIGRATION_KIT_DB": ws.db_url, "MIGRATION_KIT_USER": ws.user}
+    p = subprocess.Popen(
+        [sys.executable, "-m", "migration_kit.cli", "--workspace", str(ws.root), "--json",
+         "worker", scenario, "--run", str(run), "--parent", str(os.getpid())],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    return p, err
+
+
+def _exit_note(p: subprocess.Popen, err) -> str:
+    err.seek(0)
+    tail = err.read()[-500:].decode("utf-8", "replace").strip()
+    how = (f"was killed (signal {-p.returncode})" if p.returncode < 0
+           else f"ended with exit code {p.returncode}")
+    return (f"worker pid {p.pid} {how}; its batch was taken over by another worker"
+            + (f": {tail}" if tail else ""))
+
+
+@dataclass
+class JoinResult:
+    run_id: int
+    batches: int  # the batches this worker committed
+
+
+def join(ws: Workspace, sc: Scenario, run: int | None = None, parent: int | None = None,
+         wait: float = 0) -> JoinResult | None:
+    """``migration-kit worker``: work on the scenario's running parallel import (or on run
+    ``run``) until no batch is left to claim; None when none is running (after waiting up
+    to ``wait`` seconds for one to start). ``parent``: a worker started by an import stops
+    when that process is gone."""
+    refuse_unless_parallel(ws, 2)
+    q = (select(P.c.run_id, P.c.options).join(db.history, db.history.c.id == P.c.run_id)
+         .where(and_(P.c.scenario == sc.name, db.history.c.status == "running")))
+    if run is not None:
+        q = q.where(P.c.run_id == run)
+    end = time.monotonic() + wait
+    while True:
+        with ws.connect() as conn:
+            found = conn.execute(q.order_by(P.c.run_id.desc()).limit(1)).first()
+        if found is not None or time.monotonic() >= end:
+            break
+        time.sleep(POLL)
+    if found is None:
+        return None
+    w = Worker(ws, sc, found.run_id, json.loads(found.options))
+    w.work(keep_going=(lambda: os.getppid() == parent) if parent else (lambda: True))
+    return JoinResult(found.run_id, w.batches)
