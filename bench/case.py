@@ -167,7 +167,8 @@ def import_ours(a) -> dict:
     t0 = time.perf_counter()
     prep = api.prepare(ws, "invoices", progress=False)
     t1 = time.perf_counter()
-    summary = api.import_(ws, "invoices", progress=False, batch_size=a.batch_size)
+    summary = api.import_(ws, "invoices", progress=False, batch_size=a.batch_size,
+                          workers=a.workers)
     t2 = time.perf_counter()
     summary.raise_for_errors()
     if summary.remaining or summary.imported != prep.records:
@@ -311,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--db-url", default=None)
     ap.add_argument("--rows", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=None)
     a = ap.parse_args(argv)
     if a.step.startswith(("import", "export")) or a.step.startswith("setup_"):
         import os
@@ -318,6 +320,9 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault("MIGRATION_KIT_PROGRESS", "0")
     out = STEPS[a.step](a)
     out["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    if a.workers and a.workers > 1:  # the largest worker process this one started
+        out["worker_peak_rss_mb"] = round(children, 1)
     a.result.write_text(json.dumps(out), encoding="utf-8")
 
 

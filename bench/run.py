@@ -26,7 +26,8 @@ from bench import data
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
-CASES = ("csv_read", "excel_read", "import_sqlite", "memory", "import_pg", "export")
+CASES = ("csv_read", "excel_read", "import_sqlite", "memory", "import_pg", "import_pg_2w",
+         "export")
 
 
 class StepFailed(RuntimeError):
@@ -71,7 +72,7 @@ class Bench:
             shutil.rmtree(self.work, ignore_errors=True)
 
     def step(self, name: str, work: Path, data_dir: Path, *, label: str | None = None,
-             db_url: str | None = None, rows: int = 0) -> dict:
+             db_url: str | None = None, rows: int = 0, workers: int = 0) -> dict:
         work.mkdir(parents=True, exist_ok=True)
         label = f"{self.case}/{label or name}"
         result = work / f"{label.replace('/', '.')}.json"
@@ -84,6 +85,8 @@ class Bench:
             cmd += ["--rows", str(rows)]
         if self.batch_size and name == "import_ours":
             cmd += ["--batch-size", str(self.batch_size)]
+        if workers:
+            cmd += ["--workers", str(workers)]
         env = {**os.environ, "MIGRATION_KIT_PROGRESS": "0",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                            os.environ.get("PYTHONPATH")]))}
@@ -140,6 +143,27 @@ class Bench:
 
     def import_pg(self) -> dict:
         return self._import("import_pg", pg=True)
+
+    def import_pg_2w(self) -> dict:
+        """import_pg with 2 parallel workers, against the same pandas baseline (taken from
+        import_pg in this run when it ran)."""
+        d = self.data()
+        w = self.work / "import_pg_2w"
+        url = self.pg_url("bench_ours2")
+        self.step("setup_import", w, d, db_url=url)
+        ours = self.step("import_ours", w, d, db_url=url, workers=2)
+        base = self.steps.get("import_pg/import_pandas") or self.step(
+            "import_pandas", w, d, db_url=self.pg_url("bench_pandas"))
+        one = self.steps.get("import_pg/import_ours")
+        ratio = ours["seconds"] / max(base["seconds"], 1e-9)
+        r = _case("import_pg_2w", "prepare + import, PostgreSQL, 2 workers", ours, base,
+                  "pandas read_csv + to_sql (default method)",
+                  goal="faster than 1 worker" + (f" ({one['seconds']:.2f} s)" if one else ""),
+                  met=ratio <= 2.0 if one is None else ours["seconds"] < one["seconds"])
+        r["worker_peak_mb"] = ours.get("worker_peak_rss_mb")
+        if one is not None:
+            r["vs_1_worker"] = round(ours["seconds"] / max(one["seconds"], 1e-9), 2)
+        return r
 
     def memory(self) -> dict:
         small_scale = self.scale / 10
@@ -201,6 +225,8 @@ def _fmt_step(s: dict) -> str:
                       and k != "wall_s" and isinstance(v, float))
     text = (f"{s.get('rows', '-')} rows, {s.get('seconds', 0):.2f} s, "
             f"peak RSS {s['peak_rss_mb']:.0f} MB")
+    if s.get("worker_peak_rss_mb"):
+        text += f" (worker {s['worker_peak_rss_mb']:.0f} MB)"
     return text + (f" ({extra})" if extra else "")
 
 

@@ -21,7 +21,7 @@ SCALE = 0.002
 def test_bench_runs_every_case_at_a_tiny_scale(tmp_path):
     cases = ["csv_read", "excel_read", "import_sqlite", "memory", "export"]
     if find_pg_bin() is not None:
-        cases.append("import_pg")
+        cases += ["import_pg", "import_pg_2w"]
     proc = subprocess.run(
         [sys.executable, "-m", "bench.run", "--scale", str(SCALE), "--cases", ",".join(cases),
          "--out", str(tmp_path)],
@@ -38,6 +38,7 @@ def test_bench_runs_every_case_at_a_tiny_scale(tmp_path):
                 "excel_read": (n["excel_rows"], n["excel_rows"]),
                 "import_sqlite": (n["lines"], n["lines"]),
                 "import_pg": (n["lines"], n["lines"]),
+                "import_pg_2w": (n["lines"], n["lines"]),
                 "memory": (n["lines"], small["lines"]),
                 "export": (n["lines"], n["lines"])}
     for name, c in by_case.items():
@@ -52,6 +53,10 @@ def test_bench_runs_every_case_at_a_tiny_scale(tmp_path):
         if case in by_case:
             assert steps[f"{case}/import_ours"]["documents"] == n["invoices"]
             assert steps[f"{case}/import_pandas"]["documents"] == n["invoices"]
+    if "import_pg_2w" in by_case:  # 2 workers: every invoice, a worker process's RSS
+        assert steps["import_pg_2w/import_ours"]["documents"] == n["invoices"]
+        assert steps["import_pg_2w/import_ours"]["worker_peak_rss_mb"] > 0
+        assert by_case["import_pg_2w"]["vs_1_worker"] > 0
     assert steps["memory/import_ours_small"]["documents"] == small["invoices"]
     assert steps["export/export_ours"]["file_rows"] == n["lines"]
 
