@@ -26,8 +26,8 @@ from bench import data
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
-CASES = ("csv_read", "excel_read", "import_sqlite", "memory", "import_pg", "import_pg_2w",
-         "export")
+CASES = ("csv_read", "excel_read", "import_sqlite", "import_sqlite_floor", "memory",
+         "import_pg", "import_pg_2w", "export")
 
 
 class StepFailed(RuntimeError):
@@ -140,6 +140,21 @@ class Bench:
 
     def import_sqlite(self) -> dict:
         return self._import("import_sqlite", pg=False)
+
+    def import_sqlite_floor(self) -> dict:
+        """Our SQLite import (from import_sqlite in this run when it ran) against the floor:
+        one sqlite3.executemany of the file's lines as text."""
+        d = self.data()
+        w = self.work / "import_sqlite_floor"
+        ours = self.steps.get("import_sqlite/import_ours")
+        if ours is None:
+            self.step("setup_import", w, d)
+            ours = self.step("import_ours", w, d)
+        base = self.step("import_floor", w, d)
+        ratio = ours["seconds"] / max(base["seconds"], 1e-9)
+        return _case("import_sqlite_floor", "prepare + import of sales invoices (SQLite)",
+                     ours, base, "floor: csv + sqlite3.executemany of the lines",
+                     goal="stretch: ratio <= 3.0", met=ratio <= 3.0)
 
     def import_pg(self) -> dict:
         return self._import("import_pg", pg=True)

@@ -19,7 +19,8 @@ SCALE = 0.002
 
 @pytest.mark.timeout(600)
 def test_bench_runs_every_case_at_a_tiny_scale(tmp_path):
-    cases = ["csv_read", "excel_read", "import_sqlite", "memory", "export"]
+    cases = ["csv_read", "excel_read", "import_sqlite", "import_sqlite_floor", "memory",
+             "export"]
     if find_pg_bin() is not None:
         cases += ["import_pg", "import_pg_2w"]
     proc = subprocess.run(
@@ -37,6 +38,7 @@ def test_bench_runs_every_case_at_a_tiny_scale(tmp_path):
     expected = {"csv_read": (n["lines"], n["lines"]),
                 "excel_read": (n["excel_rows"], n["excel_rows"]),
                 "import_sqlite": (n["lines"], n["lines"]),
+                "import_sqlite_floor": (n["lines"], n["lines"]),
                 "import_pg": (n["lines"], n["lines"]),
                 "import_pg_2w": (n["lines"], n["lines"]),
                 "memory": (n["lines"], small["lines"]),
