@@ -57,10 +57,11 @@ class _Again(Exception):
     """The batch before this one is open and nobody holds it: claim again."""
 
 
-def refuse_unless_parallel(ws: Workspace, workers: int) -> None:
+def refuse_unless_parallel(ws: Workspace, workers: int, what: str | None = None) -> None:
     if workers > 1 and ws.engine.dialect.name != "postgresql":
         raise BadInputError(
-            f"workers: {workers} needs a PostgreSQL database; this workspace's database is "
+            f"{what or f'workers: {workers}'} needs a PostgreSQL database; this workspace's "
+            "database is "
             f"{ws.engine.dialect.name} ({ws.db_url.split('://')[0]}), where one process "
             "writes at a time. Import with workers 1, or set the workspace's database to a "
             "PostgreSQL URL (migration.yaml: database)")
@@ -299,7 +300,7 @@ def join(ws: Workspace, sc: Scenario, run: int | None = None, parent: int | None
     ``run``) until no batch is left to claim; None when none is running (after waiting up
     to ``wait`` seconds for one to start). ``parent``: a worker started by an import stops
     when that process is gone."""
-    refuse_unless_parallel(ws, 2)
+    refuse_unless_parallel(ws, 2, "a parallel import worker")
     q = (select(P.c.run_id, P.c.options).join(db.history, db.history.c.id == P.c.run_id)
          .where(and_(P.c.scenario == sc.name, db.history.c.status == "running")))
     if run is not None:

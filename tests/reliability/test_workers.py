@@ -159,7 +159,10 @@ def test_more_workers_on_sqlite_are_refused(tmp_path):
         api.import_(ws, "inv", progress=False, workers=2)
     ws.dispose()
     res = run_cli(ws.root, "import", "inv", "--workers", "3")
-    assert res.returncode == 2 and "needs a PostgreSQL database" in res.stderr
+    assert res.returncode == 2 and "workers: 3 needs a PostgreSQL database" in res.stderr
+    res = run_cli(ws.root, "worker", "inv")
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "a parallel import worker needs a PostgreSQL database" in res.stderr
     assert (dump_tables(ws), dump_files(ws.root)) == before
     ws.dispose()
 
