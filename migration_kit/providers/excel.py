@@ -181,15 +181,19 @@ class ExcelType:
             # numbers as floats; "123" is what the user sees)
             to_int = [i for i, f in enumerate(fields) if f.type in ("integer", "string")]
             out = BatchBuilder(cols, r.file, batch_size, sheet=r.sheet_name)
+            add_row, add_line = out.rows.append, out.lines.append  # out.add, per row
             for line, row in r.rows(dropped=names.dropped):
-                row = [row[i] for i in order] if not identity else list(row)
-                for i in to_int:
+                if not identity:
+                    row = [row[i] for i in order]
+                for i in to_int:  # rows() gives a new list per row: changed in place
                     v = row[i]
                     if type(v) is float and v.is_integer() and abs(v) < 2**53:
                         row[i] = int(v)
-                out.add(tuple(row), line)
+                add_row(tuple(row))
+                add_line(line)
                 if out.full:
                     yield out.take()
+                    add_row, add_line = out.rows.append, out.lines.append
             out.warnings.extend(r.skips.summary(f"{r.file}, sheet {r.sheet_name!r}"))
             if out:
                 yield out.take()

@@ -2,28 +2,34 @@
 
 calamine builds a whole sheet in memory before the first row can be read (about 300 MB for
 200,000 rows of 11 columns). This module reads the sheet's XML from the zip as a stream, in
-chunks of whole rows, so memory stays bounded by one chunk (a few MB) plus the shared-strings
-table (kept as one Python list: the workbook's distinct texts).
+chunks of about 1 MB of whole rows, so memory stays bounded by one chunk and its cells plus
+the shared-strings table (one Python list of the workbook's distinct texts, read once).
 
 Two passes over the (deflated) sheet XML, both streaming:
 
-1. :meth:`XlsxSheet.scan` finds what calamine knows before its first row: the first and last
-   column holding a value (calamine's data range ignores the stored ``<dimension>`` and
-   formatted-but-empty cells) and the merged ranges (stored after the data). It only looks
-   for cells outside the columns seen so far, so it costs about a third of a full read.
-2. :meth:`XlsxSheet.rows` yields ``(row number, values)`` like calamine's ``iter_rows``: from
-   row 1, one list per row over those columns, ``""`` for an empty cell, empty rows inside the
-   data included, none after the last row with a value.
+1. :meth:`XlsxSheet.scan` finds what calamine knows before its first row: the first row and
+   the first and last column holding a value (calamine's data range ignores the stored
+   ``<dimension>`` and formatted-but-empty cells) and the merged ranges (stored after the
+   data). It searches only for cells outside the columns seen so far (and for comments), so
+   it costs about a fifth of the whole read.
+2. :meth:`XlsxSheet.numbered` yields ``(row number, values)`` like calamine's ``iter_rows``:
+   from row 1, one list per row over those columns, empty rows inside the data included,
+   none after the last row with a value; ``None`` for an empty cell (calamine's ``""``; an
+   empty text and an error cell are ``None`` too, as the provider had them).
 
 Cells are read by one regular expression for the usual form of a cell (``<c r="B2" s="1"
-t="s"><v>…</v></c>``, a formula before the value, an inline string). A chunk where any cell
-has another form (attributes in another order or others, rich text, a cell without ``r``, a
-comment or CDATA, a namespace prefix) is read by lxml instead, element by element: slower,
-same values. Values follow python-calamine 0.9.1: numbers are floats; a number in a date or
-time format becomes ``date`` (whole), ``datetime``, ``time`` (below 1) or ``timedelta``
-(``[h]:mm`` formats), 1904 workbooks by their own flag; booleans, error cells as ``""``,
-shared and inline strings with XML and ``_xHHHH_`` escapes and line ends as calamine has
-them. tests/providers/test_xlsx_stream.py checks this reader against calamine.
+t="s"><v>…</v></c>``, an inline string; formulas before the value are taken out first). A
+chunk where any cell has another form (attributes in another order or others, rich text,
+a cell without ``r``, whitespace between elements, a comment or CDATA, a namespace prefix)
+is read by lxml instead, element by element: slower, same values. Values follow
+python-calamine 0.9.1: numbers are floats; a number in a date or time format becomes
+``date`` (whole), ``datetime``, ``time`` (below 1) or ``timedelta`` (``[h]:mm`` formats),
+1904 workbooks by their own flag; booleans; shared and inline strings with XML and
+``_xHHHH_`` escapes and line ends as calamine has them. Known differences, in files no
+writer we know makes: a ``<v>`` that Python's ``float()`` reads and Rust's does not (``1_0``,
+`` 1 ``); a formula written after its value; rows out of order (an error here). A cell
+error found while streaming is raised when its row is reached, not when the sheet opens.
+tests/providers/test_xlsx_stream.py checks this reader against calamine.
 """
 
 from __future__ import annotations
@@ -384,6 +390,7 @@ class XlsxSheet:
         self._idx: dict[bytes, int] = {}
         self._row_index = 0
         self._want_tail = False
+        self._odd: list[bool] = []  # per chunk: read by lxml (told by the scan)
         self.prefix = self.head = self.root_name = self.tail = b""
 
     # the XML in chunks of whole rows --------------------------------------------------------
@@ -456,22 +463,21 @@ class XlsxSheet:
                     widen(rno, c)
 
         self._want_tail = True
+        self._odd = []
         try:
             for chunk in self._chunks():
-                plain, formulas = self._plain(chunk)
-                if not plain:
+                if self.prefix:
+                    self._odd.append(True)
                     slow(chunk)
                     continue
-                if formulas:
-                    chunk = _FORMULA.sub(b"", chunk)
                 ok = True
                 pos = 0
                 while st["first"] < 0:  # the first cell with a value
-                    i = chunk.find(b"<c", pos)
-                    if i < 0:
+                    hit = _FIRST.search(chunk, pos)
+                    if hit is None:
                         break
-                    m = _CELL.match(chunk, i)
-                    if m is None:
+                    m = _CELL.match(chunk, hit.start())
+                    if m is None:  # a comment, a cell of another form: lxml decides
                         ok = False
                         break
                     if _has_value(m):
@@ -479,21 +485,26 @@ class XlsxSheet:
                     pos = m.end()
                 pat = None
                 while ok and st["first"] >= 0:
-                    # then only a "<c" that is not a cell inside the columns seen so far
+                    # then only a comment, CDATA, processing instruction, or a "<c" that is
+                    # not a cell inside the columns seen so far (one search finds them)
                     if pat is None:
-                        pat = re.compile(b'<c(?! r="(?!' + _outside(st["lo"], st["hi"]).encode()
+                        pat = re.compile(b'<[!?]|<c(?! r="(?!'
+                                         + _outside(st["lo"], st["hi"]).encode()
                                          + b')[A-Z]{1,3}[0-9])')
                     hit = pat.search(chunk, pos)
                     if hit is None:
                         break
                     m = _CELL.match(chunk, hit.start())
-                    if m is None:
+                    if m is None:  # a comment, a cell of another form: lxml decides
                         ok = False
                         break
                     pos = m.end()
                     if _has_value(m):
                         widen(int(m.group(2)) - 1, col_number(m.group(1)))
                         pat = None
+                # the searches above saw every "<!" and "<?" of the chunk unless they stopped
+                # at an unusual cell; the rows pass reads a chunk with those by lxml
+                self._odd.append(not ok and (b"<!" in chunk or b"<?" in chunk))
                 if not ok:
                     slow(chunk)
         finally:
@@ -510,15 +521,6 @@ class XlsxSheet:
         self.tail = b""
         self._scanned = True
 
-    def _plain(self, chunk: bytes) -> tuple[bool, bool]:
-        """(whether the chunk may be read by the expressions: no namespace prefix, comment,
-        CDATA or processing instruction; whether it has formulas), by one search."""
-        if self.prefix:
-            return False, False
-        if _ODD.search(chunk) is None:
-            return True, False
-        return b"<!" not in chunk and b"<?" not in chunk, b"<f" in chunk
-
     # pass 2 ---------------------------------------------------------------------------------
     def numbered(self) -> Iterator[tuple[int, list[Any]]]:
         """(1-based row number, values) from row 1 to the last row with a value; ``None``
@@ -530,15 +532,16 @@ class XlsxSheet:
         lo = self.start[1]
         w = self.end[1] - lo + 1
         nxt = 1  # the next row number to yield
-        for chunk in self._chunks():
+        for k, chunk in enumerate(self._chunks()):
             rows = None
-            plain, formulas = self._plain(chunk)
-            if plain:
-                if formulas:  # taken out: calamine reads the <v> after them
-                    chunk = _FORMULA.sub(b"", chunk)
+            # the scan saw whether the chunk has a comment, CDATA or a processing instruction
+            if not self._odd[k]:
                 cells = _CELL.findall(chunk)
-                # every "<c" one usual cell (a rich-text <color> too sends it to lxml)
-                if len(cells) == chunk.count(b"<c"):
+                n = chunk.count(b"<c")  # every "<c" one usual cell (a rich-text <color> too
+                if len(cells) != n and b"<f" in chunk:  # sends the chunk to lxml)
+                    chunk = _FORMULA.sub(b"", chunk)  # calamine reads the <v> after them
+                    cells = _CELL.findall(chunk)
+                if len(cells) == n:
                     rows = self._fast_rows(cells, lo, w)
             if rows is None:
                 rows = self._slow_chunk(chunk, lo, w)
@@ -762,7 +765,7 @@ _CELL = re.compile(
     rb'|><is><t(?: xml:space="preserve")?>([^<]+)</t></is></c>)')
 _FORMULA = re.compile(rb"<f(?: [^>]*)?(?:/>|>[^<]*</f>)")
 _SKIP = object()
-_ODD = re.compile(rb"<[!?f]")  # a comment, CDATA or processing instruction; a formula
+_FIRST = re.compile(rb"<[!?]|<c")  # a comment, CDATA, processing instruction, or a cell
 _SHEETDATA = re.compile(rb"<(?:([A-Za-z_][\w.-]*):)?sheetData\b[^>]*?(/?)>")
 _ROOT = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?worksheet)\b[^>]*>")
 _MERGE = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?mergeCell\b[^>]*?\bref=[\"']([^\"']+)")

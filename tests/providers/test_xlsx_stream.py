@@ -1,7 +1,7 @@
 """The streaming .xlsx reader (providers/xlsx_stream.py) against python-calamine, the reference:
 the same data range, merged ranges and rows on every test workbook and on generated ones
 (openpyxl's shared and inline strings, dates, 1904 workbooks, booleans, blanks, gaps in rows
-and columns, formulas, other attribute orders, a namespace prefix); and the Excel provider
+and columns, formulas, other attribute orders, a namespace prefix, comments); and the Excel provider
 reads the same schema, layout and rows streamed as with calamine."""
 
 from __future__ import annotations
@@ -156,6 +156,10 @@ def _prefixed(xml: str) -> str:  # the main namespace under a prefix
     return re.sub(r"<(/?)([A-Za-z]+)(?=[ />])", r"<\1x:\2", xml)
 
 
+def _commented(xml: str) -> str:  # comments holding cell markup, which is no cell
+    return xml.replace("</row>", '</row><!-- <c r="A1"><v>9</v></c> -->', 3)
+
+
 def _no_refs(xml: str) -> str:  # cells without r: placed by their order in the row
     return re.sub(r'<c r="[A-Z]+[0-9]+"', "<c", xml)
 
@@ -164,7 +168,8 @@ def _no_refs(xml: str) -> str:  # cells without r: placed by their order in the 
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(cells=_GRID, write_only=st.booleans(), date1904=st.booleans(),
-       variant=st.sampled_from([None, _formulas, _t_first, _prefixed, _no_refs]),
+       variant=st.sampled_from([None, _formulas, _t_first, _prefixed, _no_refs,
+                                _commented]),
        merge=st.booleans())
 def test_generated_workbooks_read_as_calamine_reads_them(tmp_path, cells, write_only, date1904,
                                                          variant, merge):
