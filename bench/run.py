@@ -118,10 +118,11 @@ class Bench:
         self.step("setup_excel", w, d, rows=rows)
         ours = self.step("excel_ours", w, d, rows=rows)
         base = self.step("excel_openpyxl", w, d, rows=rows)
-        speedup = base["seconds"] / max(ours["seconds"], 1e-9)
+        ratio = ours["seconds"] / max(base["seconds"], 1e-9)
         return _case("excel_read", "Excel read (our Excel provider)", ours, base,
-                     "openpyxl read-only", goal="ours >= 5x faster (ratio <= 0.20)",
-                     met=speedup >= 5)
+                     "openpyxl read-only",
+                     goal="ours peak RSS <= 200 MB and >= 8x faster (ratio <= 0.125)",
+                     met=ours["peak_rss_mb"] <= 200 and ratio <= 0.125)
 
     def _import(self, case: str, pg: bool) -> dict:
         d = self.data()
