@@ -12,8 +12,8 @@ from typing import Any
 
 from ..erp.windows import FieldDef, WindowDef
 from ..errors import FormulaRuntimeError
+from ..formula import FormulaContext, ValueMap, compile_formula
 from ..scenarios import valuemaps
-from ..scenarios.formula import FormulaContext, ValueMap, compile_formula
 from ..scenarios.model import MappingLine, Scenario
 from ..values import convert
 from ..workspace import Workspace

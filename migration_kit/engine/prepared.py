@@ -198,7 +198,7 @@ def _feeds_only_summary(ws: Workspace, sc, column: str) -> bool:
     """True when the import mapping reads ``column`` for summary fields only."""
     if sc.kind != "import":
         return False
-    from ..scenarios.formula import compile_formula
+    from ..formula import compile_formula
 
     summary = ws.windows.get(sc.window).summary
     targets = [m.target for m in sc.active_mapping() if m.target and (

@@ -318,7 +318,7 @@ class _Comparer:
     the computed fields the ERP derives from them), compared with the stored one."""
 
     def __init__(self, ws: Workspace, sc: Scenario):
-        from ..scenarios.formula import FormulaContext, compile_formula
+        from ..formula import FormulaContext, compile_formula
 
         self.window = w = ws.windows.get(sc.window)
         self.mapping = ImportMapping(ws, sc, w)

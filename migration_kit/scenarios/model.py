@@ -25,11 +25,11 @@ from ..errors import (
     NotFoundError,
     ScenarioError,
 )
+from ..formula import check_formula, compile_formula
 from ..providers.versions import Provider, check_name, load_provider
 from ..values import LOCALES
 from ..workspace import Workspace, dump_yaml, load_yaml
 from .conditions import Restriction, check_restrictions
-from .formula import check_formula, compile_formula
 
 MODES = ("insert", "upsert")
 SYNC = ("full", "incremental")

@@ -19,7 +19,7 @@ import ipywidgets as W
 from .. import api, runbook
 from ..engine.mapping import value_maps
 from ..errors import MigrationError
-from ..scenarios.formula import FormulaContext, compile_formula
+from ..formula import FormulaContext, compile_formula
 from ..values import to_date
 from ..workspace import Workspace
 from .errors import ErrorArea, guarded
