@@ -20,8 +20,7 @@ from typing import Any
 
 from . import api, resources
 from .errors import BadInputError, MigrationError, NotFoundError, RecordError, ScenarioError
-from .providers.versions import FileVersion
-from .providers.versions import _sha256 as file_digest
+from .providers.versions import FileVersion, file_digest
 from .workspace import Workspace
 
 SAMPLES = resources.samples()

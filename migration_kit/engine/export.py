@@ -35,10 +35,10 @@ from .mapping import export_getters, flatten, formula_context
 from .prepare import (
     CHUNK,
     PrepareSummary,
-    _clear_prepared,
-    _save_state,
+    clear_prepared,
     dump_row,
     prepared_state,
+    save_prepared_state,
 )
 from .progress import progress_bar
 
@@ -112,7 +112,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
     bar = progress_bar(progress, desc=f"prepare {sc.name}", unit="rows")
     with ws.transaction() as conn:
         run = history.start(conn, sc.name, "prepare", ws.user)
-        _clear_prepared(conn, sc.name)
+        clear_prepared(conn, sc.name)
         rec_rows: list[dict[str, Any]] = []
         line_rows: list[dict[str, Any]] = []
         with ws.connect() as read:
@@ -155,7 +155,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
             conn.execute(insert(PR), rec_rows)
         bulk_insert(conn, PL, line_rows)
         bar.close()
-        _save_state(conn, sc, columns, None)
+        save_prepared_state(conn, sc, columns, None)
         summary = PrepareSummary(sc.name, None, lines, records, filtered, 0, errors)
         history.finish(conn, run, status="done", counts=summary.to_dict())
     return summary

@@ -130,7 +130,7 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
     lines = records = filtered = 0
     with ws.transaction() as conn:
         run = history.start(conn, sc.name, "prepare", ws.user, fv.version)
-        _clear_prepared(conn, sc.name)
+        clear_prepared(conn, sc.name)
         rec_rows: list[dict[str, Any]] = []
         line_rows: list[dict[str, Any]] = []
         current: dict[str, Any] | None = None
@@ -191,7 +191,7 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
         gathered = grouping.gather(conn, sc.name) if one_per_key else 0
         match = grouping.match_ledger(conn, sc.name, fv.version,
                                       one_record_per_key=one_per_key, mode=sc.mode)
-        _save_state(conn, sc, columns, fv.version)
+        save_prepared_state(conn, sc, columns, fv.version)
         n_records, n_errors = conn.execute(
             select(func.count(), func.count(db.prepared_record.c.error))
             .where(db.prepared_record.c.scenario == sc.name)).one()
@@ -214,7 +214,8 @@ def _flush(conn, rec_rows: list, line_rows: list, *, keep_last: bool) -> None:
     line_rows.clear()
 
 
-def _clear_prepared(conn, scenario: str) -> None:
+def clear_prepared(conn, scenario: str) -> None:
+    """Remove a scenario's prepared records and lines (before a new prepare writes them)."""
     conn.execute(delete(db.prepared_line).where(db.prepared_line.c.scenario == scenario))
     conn.execute(delete(db.prepared_record).where(db.prepared_record.c.scenario == scenario))
 
@@ -230,7 +231,8 @@ def prepared_state(conn, scenario: str, *, then: str = "prepare"):
     return state
 
 
-def _save_state(conn, sc: Scenario, columns: list[str], version: int | None) -> None:
+def save_prepared_state(conn, sc: Scenario, columns: list[str], version: int | None) -> None:
+    """Write down what a prepare wrote (read back by :func:`prepared_state`)."""
     st = db.scenario_state
     prev = conn.execute(select(st).where(st.c.scenario == sc.name)).mappings().first()
     values = {"kind": sc.kind, "columns": columns, "file_version": version,

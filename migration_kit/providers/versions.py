@@ -140,7 +140,8 @@ def save_provider(ws: Workspace, provider: Provider) -> None:
     dump_yaml(provider_path(ws, provider.name), provider.to_dict())
 
 
-def _sha256(path: Path) -> tuple[str, int]:
+def file_digest(path: Path) -> tuple[str, int]:
+    """(sha256 hex, size in bytes) of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     size = 0
     with open(path, "rb") as f:
@@ -150,8 +151,9 @@ def _sha256(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _inspect(ws: Workspace, file: Path, type_name: str, params: dict[str, Any]
+def inspect_file(ws: Workspace, file: Path, type_name: str, params: dict[str, Any]
              ) -> tuple[dict[str, Any], Schema]:
+    """(the complete parameters, the schema) of a file, after the size check."""
     ptype = get_provider_type(type_name)
     limit = int(params.get("max_bytes") or ws.settings["max_file_bytes"])
     check_size(file, limit)
@@ -194,11 +196,11 @@ def add_provider(ws: Workspace, name: str, file: str | Path | list[str | Path], 
         raise BadInputError(f"provider {name!r} exists already; use `provider upload` "
                             "to add a file version")
     type_name = type_name or type_for_file(file)
-    full, schema = _inspect(ws, file, type_name, params or {})
+    full, schema = inspect_file(ws, file, type_name, params or {})
     prov = Provider(name=name, type=type_name, params=full, schema=schema,
-                    simplified=simplified, original_name=_display_name(file),
+                    simplified=simplified, original_name=clean_original_name(file),
                     description=description)
-    _store_version(ws, prov, file, origin="upload", write_definition=True)
+    store_version(ws, prov, file, origin="upload", write_definition=True)
     return prov
 
 
@@ -222,7 +224,7 @@ def upload_version(ws: Workspace, name: str, file: str | Path | list[str | Path]
     file = Path(file)
     if not file.is_file():
         raise NotFoundError(f"no file {file}")
-    _, schema = _inspect(ws, file, prov.type, prov.params)
+    _, schema = inspect_file(ws, file, prov.type, prov.params)
     schema = keep_unseen_details(prov.schema, schema)
     repeats = _flattened_repeats(prov, file)
     diff = schema_diff(prov.schema, schema)
@@ -235,7 +237,7 @@ def upload_version(ws: Workspace, name: str, file: str | Path | list[str | Path]
             f"{file.name}: its structure differs from provider {name!r}; the version was "
             "not added. Update the provider's schema first (`provider update-schema`)",
             diff=diff, provider=name)
-    return _store_version(ws, prov, file, origin="upload")
+    return store_version(ws, prov, file, origin="upload")
 
 
 def _flattened_repeats(prov: Provider, file: Path) -> list[tuple[str, int]]:
@@ -281,7 +283,7 @@ def update_schema(ws: Workspace, name: str, file: str | Path) -> tuple[list[str]
     if repeats:  # elements that repeat now become detail objects, and stay ones
         prov.params = {**prov.params, "detail_paths": [*prov.params.get("detail_paths", []),
                                                        *(r for r, _ in repeats)]}
-    _, schema = _inspect(ws, file, prov.type, prov.params)
+    _, schema = inspect_file(ws, file, prov.type, prov.params)
     schema = keep_unseen_details(prov.schema, schema)
     diff = schema_diff(prov.schema, schema)
     renames = column_renames(prov.schema, schema)
@@ -293,7 +295,7 @@ def update_schema(ws: Workspace, name: str, file: str | Path) -> tuple[list[str]
         if prev is not None and prev.type_overridden:
             f.type, f.type_overridden = prev.type, True
     prov.schema = schema
-    _store_version(ws, prov, file, origin="upload", write_definition=True)
+    store_version(ws, prov, file, origin="upload", write_definition=True)
     # scenarios sit above providers
     from ..scenarios.model import broken_scenarios, rename_provider_fields
 
@@ -325,8 +327,9 @@ def _editable(prov: Provider) -> Provider:
     return prov
 
 
-def _display_name(file: Path) -> str:
-    # Only the base name is kept, for display; storage names are chosen by the workspace.
+def clean_original_name(file: Path) -> str:
+    """The uploaded file's base name with unsafe characters replaced, kept as the version's
+    ``original_name`` for display; storage names are chosen by the workspace."""
     return re.sub(r"[^\w.\- ]", "_", Path(str(file)).name)[:200]
 
 
@@ -347,16 +350,18 @@ def register_version(conn, ws: Workspace, prov: Provider, suffix: str,
     return version, stored, now
 
 
-def _store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
+def store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
                    write_definition: bool = False) -> FileVersion:
-    sha, size = _sha256(file)
+    """Copy ``file`` in as version N+1 (row and file together; ``write_definition``: and
+    the provider's YAML)."""
+    sha, size = file_digest(file)
     folder = ws.path("files", prov.name)
     folder.mkdir(parents=True, exist_ok=True)
     target = None
     try:
         with ws.transaction() as conn:
             version, stored, now = register_version(conn, ws, prov, prov.extension,
-                                                    _display_name(file), sha, size, origin)
+                                                    clean_original_name(file), sha, size, origin)
             # The file goes into place last, just before the commit: a failure before it
             # leaves neither a row nor a file behind.
             tmp = folder / f".{stored}.tmp"
@@ -369,7 +374,7 @@ def _store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
         if target is not None and target.exists():
             target.unlink()
         raise
-    return FileVersion(prov.name, version, target, _display_name(file), sha, size, now,
+    return FileVersion(prov.name, version, target, clean_original_name(file), sha, size, now,
                        ws.user, origin)
 
 
@@ -392,7 +397,7 @@ def store_written_version(ws: Workspace, prov: Provider, tmp: Path, conn) -> Fil
     writer of the same version number fails on the row before either file is replaced) and
     before the commit.
     """
-    sha, size = _sha256(tmp)
+    sha, size = file_digest(tmp)
     version, stored, now = register_version(conn, ws, prov, prov.extension,
                                             prov.original_name,
                                             sha, size, "export")

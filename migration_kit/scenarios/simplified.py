@@ -142,7 +142,7 @@ def create_simplified(ws: Workspace, name: str, file: str | Path, window_id: str
                         params={**SIMPLIFIED_PARAMS.get(type_name, {}), **(params or {})},
                         simplified=True, description=f"created for simplified scenario {name}")
     sc = Scenario(name=name, kind="import", window=window.id, provider=prov.name,
-                  mapping=_ordered(window, pairs), keys=list(keys or []),
+                  mapping=ordered_mapping(window, pairs), keys=list(keys or []),
                   options={"break_on_error": True, "mode": "insert", **(options or {})},
                   simplified=True)
     problems = check_scenario(ws, sc)
@@ -178,7 +178,7 @@ def _check_pairs(window: WindowDef, pairs: Pairs, keys: list[str]) -> list[str]:
     return problems
 
 
-def _ordered(window: WindowDef, pairs: Pairs) -> list[MappingLine]:
+def ordered_mapping(window: WindowDef, pairs: Pairs) -> list[MappingLine]:
     """Mapping lines in the window's order (summary first), then the Save action."""
     order = {f"{o}.{f.name}": i for i, (o, f) in enumerate(window.all_fields())}
     lines = [MappingLine(target=t, source=s) for s, t in sorted(pairs, key=lambda p:
@@ -200,7 +200,7 @@ def update_simplified(ws: Workspace, name: str, mapping: Pairs | Mapping[str, st
     if problems:
         raise ScenarioError(f"simplified scenario {name!r} cannot be changed",
                             problems=problems)
-    sc.mapping = _ordered(window, pairs)
+    sc.mapping = ordered_mapping(window, pairs)
     sc.keys = list(keys or [])
     save_scenario(ws, sc)
     return sc

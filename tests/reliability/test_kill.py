@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 
 from migration_kit import api
-from migration_kit.providers.versions import _sha256
+from migration_kit.providers.versions import file_digest
 
 from .helpers import (
     TEMPLATES,
@@ -180,7 +180,7 @@ def _check_versions(ws, provider: str, rows_of_export: int) -> None:
     vs = api.versions(ws, provider)
     for v in vs:
         assert v.path.is_file(), f"version {v.version} has no file"
-        assert _sha256(v.path) == (v.sha256, v.size), f"version {v.version} changed"
+        assert file_digest(v.path) == (v.sha256, v.size), f"version {v.version} changed"
     latest = api.latest(ws, provider)
     prov = api.load_provider(ws, provider)
     n = sum(len(b.rows) for b in prov.ptype.read_batches(latest.path, prov.params,
