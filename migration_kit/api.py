@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from . import guard
+from .catalog import uploads as _uploads
+from .catalog import versions as _versions
+from .catalog.versions import FileVersion, Provider
 from .engine import history
 from .engine.export import ExportSummary, export, latest, prepare_export
 from .engine.import_ import ImportSummary, import_
@@ -34,9 +37,8 @@ from .engine.prepared import (
 from .engine.run import RunResult, prepare_and_import
 from .erp.validation import Doc
 from .errors import PermissionDeniedError
-from .providers import versions as _versions
-from .providers.versions import FileVersion, Provider
 from .scenarios import model as _model
+from .scenarios import schema_change as _schema_change
 from .scenarios import simplified as _simplified
 from .scenarios import valuemaps as _valuemaps
 from .scenarios.model import (
@@ -93,9 +95,9 @@ show_scenario = runnable_scenario
 
 # -- the checked doors: each function below checks the right, then does the work ----------
 def add_provider(ws: Workspace, name: str, file, **kw) -> Provider:
-    """Create a provider (needs ``edit`` on some window); see providers.versions."""
+    """Create a provider (needs ``edit`` on some window); see catalog.uploads."""
     guard.any_window(ws, "edit", "adding a provider")
-    return _versions.add_provider(ws, name, file, **kw)
+    return _uploads.add_provider(ws, name, file, **kw)
 
 
 def load_provider(ws: Workspace, name: str) -> Provider:
@@ -132,12 +134,12 @@ def get_version(ws: Workspace, name: str, version: int | None = None) -> FileVer
 
 def upload_version(ws: Workspace, name: str, file, **kw) -> FileVersion:
     guard.provider(ws, name, "edit")
-    return _versions.upload_version(ws, name, file, **kw)
+    return _uploads.upload_version(ws, name, file, **kw)
 
 
 def update_schema(ws: Workspace, name: str, file) -> tuple[list[str], list[str]]:
     guard.provider(ws, name, "edit")
-    return _versions.update_schema(ws, name, file)
+    return _schema_change.update_schema(ws, name, file)
 
 
 def set_field_type(ws: Workspace, name: str, field_name: str, type_name: str) -> Provider:

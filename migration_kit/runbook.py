@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from . import api, resources
+from .catalog.versions import FileVersion, file_digest
 from .errors import BadInputError, MigrationError, NotFoundError, RecordError, ScenarioError
-from .providers.versions import FileVersion, file_digest
 from .workspace import Workspace
 
 SAMPLES = resources.samples()

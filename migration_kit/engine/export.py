@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import and_, bindparam, insert, select, update
 
 from .. import db, guard
+from ..catalog.versions import FileVersion, Provider, load_provider, store_written_version
 from ..erp.store import bulk_insert
 from ..errors import BadInputError, FormulaRuntimeError
-from ..providers.versions import FileVersion, Provider, load_provider, store_written_version
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..values import convert
@@ -366,7 +366,7 @@ def latest(ws: Workspace, provider: str, output: str | Path | None = None) -> Fi
     """The newest file version of a provider; copied to ``output`` when given."""
     import shutil
 
-    from ..providers.versions import latest_version
+    from ..catalog.versions import latest_version
 
     guard.provider(ws, provider, "view")
     fv = latest_version(ws, provider)

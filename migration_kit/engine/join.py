@@ -18,11 +18,11 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select
 
 from .. import db
+from ..catalog.objects import read_part
+from ..catalog.versions import FileVersion, Provider
 from ..erp.store import bulk_insert
 from ..errors import Location, SourceError
 from ..providers.base import Batch
-from ..providers.objects import read_part
-from ..providers.versions import FileVersion, Provider
 from ..scenarios.model import Scenario
 from ..workspace import Workspace
 from .prepare import dump_row
@@ -92,7 +92,7 @@ class TwoObjects:
         bulk_insert(conn, ST, rows)
 
     def _shown(self, side: _Side) -> str:
-        from ..providers.objects import part
+        from ..catalog.objects import part
 
         p = part(self.prov, side.object)
         return (f"{p.original_name} (sheet {side.object})" if p.file is None

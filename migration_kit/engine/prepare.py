@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 
 from .. import db
+from ..catalog.versions import get_version, load_provider
 from ..erp.store import bulk_insert
 from ..errors import BadInputError, Location, SourceError
-from ..providers.versions import get_version, load_provider
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..workspace import Workspace

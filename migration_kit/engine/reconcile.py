@@ -29,11 +29,11 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 
 from .. import db
+from ..catalog.versions import latest_version
 from ..erp.digest import DEFAULT_SCALE, DocumentDigest
 from ..erp.store import norm_key
 from ..errors import BadInputError, MigrationError
 from ..jsonio import dumps
-from ..providers.versions import latest_version
 from ..scenarios.model import Scenario, load_scenario
 from ..values import convert
 from ..workspace import Workspace

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from .. import db
-from ..providers.versions import latest_version
+from ..catalog.versions import latest_version
 from ..scenarios.model import load_scenario
 from ..workspace import Workspace
 from .import_ import ImportSummary, import_

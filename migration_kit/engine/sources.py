@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ..catalog.versions import FileVersion, Provider
 from ..providers.base import Batch
-from ..providers.versions import FileVersion, Provider
 from ..scenarios.model import Scenario
 from ..workspace import Workspace
 

@@ -3,8 +3,8 @@ the same suggestions as simplified scenarios, written as YAML for the consultant
 
 from __future__ import annotations
 
+from ..catalog.versions import load_provider
 from ..errors import BadInputError
-from ..providers.versions import load_provider
 from ..workspace import Workspace
 from .model import MappingLine, Scenario, save_scenario, scenario_path
 from .simplified import ordered_mapping, suggest_mapping

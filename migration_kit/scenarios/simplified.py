@@ -13,16 +13,16 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from ..erp.windows import WindowDef
-from ..errors import BadInputError, ScenarioError
-from ..providers.registry import type_for_file
-from ..providers.versions import (
-    add_provider,
+from ..catalog.uploads import add_provider
+from ..catalog.versions import (
     discard_new_provider,
     load_provider,
     provider_path,
     save_provider,
 )
+from ..erp.windows import WindowDef
+from ..errors import BadInputError, ScenarioError
+from ..providers.registry import type_for_file
 from ..workspace import Workspace
 from .model import (
     MappingLine,

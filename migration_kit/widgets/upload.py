@@ -14,8 +14,8 @@ from typing import Any
 import ipywidgets as W
 
 from .. import api
+from ..catalog.versions import clean_original_name
 from ..errors import NotFoundError
-from ..providers.versions import clean_original_name
 from ..workspace import Workspace
 from . import tables
 from .errors import ErrorArea, guarded

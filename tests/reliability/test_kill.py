@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 
 from migration_kit import api
-from migration_kit.providers.versions import file_digest
+from migration_kit.catalog.versions import file_digest
 
 from .helpers import (
     TEMPLATES,

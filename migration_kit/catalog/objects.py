@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError, NotFoundError, SchemaMismatchError
+from ..providers.base import Batch, ObjectSchema, Schema
+from ..providers.registry import get_provider_type, type_for_file
+from ..providers.schema import schema_diff
 from ..workspace import Workspace
-from .base import Batch, ObjectSchema, Schema
-from .registry import get_provider_type, type_for_file
-from .schema import schema_diff
 from .versions import (
     FileVersion,
     Provider,
