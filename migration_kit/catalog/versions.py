@@ -31,6 +31,7 @@ from ..providers.base import Schema
 from ..providers.params import provider_problems
 from ..providers.registry import get_provider_type
 from ..providers.schema import check_size
+from ..values import TYPES
 from ..workspace import Workspace, dump_yaml, load_yaml
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -160,9 +161,8 @@ def inspect_file(ws: Workspace, file: Path, type_name: str, params: dict[str, An
 
 def set_field_type(ws: Workspace, name: str, field_name: str, type_name: str) -> Provider:
     """Override a field's inferred type."""
-    if type_name not in ("string", "integer", "decimal", "date", "boolean"):
-        raise BadInputError(f"type {type_name!r} is not one of string, integer, decimal, "
-                            "date, boolean")
+    if type_name not in TYPES:
+        raise BadInputError(f"type {type_name!r} is not one of {', '.join(TYPES)}")
     prov = editable(load_provider(ws, name))
     for o in prov.schema.objects:
         for f in o.fields:
