@@ -16,8 +16,6 @@ from typing import Any, Protocol
 
 from migration_kit.errors import Location
 
-TYPES = ("string", "integer", "decimal", "date", "boolean")
-
 
 @dataclass
 class FieldSchema:
@@ -284,11 +282,13 @@ class Batch:
 
 
 class ProviderType(Protocol):
-    """One file format. Implementations live in ``csv.py``, ``excel.py`` and ``xml.py``."""
+    """One file format: a module of this package that registers it (``registry.register``)."""
 
     name: str
     extensions: tuple[str, ...]
     writable: bool
+    params_model: type  # the pydantic model of its parameters (unknown keys are problems)
+    simplified_params: dict[str, Any]  # the defaults of a simplified scenario's provider
 
     def detect(self, path: Path, params: dict) -> dict:
         """Fill in missing or ``"auto"`` parameters; return the complete, plain params dict."""

@@ -47,7 +47,8 @@ from .layout import (
     preamble_cells,
     spread_right,
 )
-from .params import check_params
+from .params import CsvParams, check_params
+from .registry import register
 from .schema import FieldStats, check_size, schema_diff
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -95,6 +96,8 @@ class CsvType:
     name = "csv"
     extensions = (".csv", ".txt", ".tsv", ".tab")
     writable = True
+    params_model = CsvParams
+    simplified_params: dict[str, Any] = {"delimiter": ",", "encoding": "auto"}
 
     # -- parameters -------------------------------------------------------------------------
     def detect(self, path: Path, params: dict) -> dict:
@@ -863,3 +866,6 @@ class _Reader:
             yield out(line, rec)
         for pline, _prec in pending:
             skips.add("trailing", pline)
+
+
+register(CsvType())

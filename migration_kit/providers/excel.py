@@ -49,7 +49,8 @@ from .layout import (
     spread_right,
     width,
 )
-from .params import check_params
+from .params import ExcelParams, check_params
+from .registry import register
 from .schema import check_size, schema_diff
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -70,6 +71,8 @@ class ExcelType:
     name = "excel"
     extensions = (".xlsx", ".xlsm", ".xls")
     writable = True  # .xlsx/.xlsm only: write() refuses .xls
+    params_model = ExcelParams
+    simplified_params: dict[str, Any] = {}
 
     @staticmethod
     def is_writable(path: Path | str) -> bool:
@@ -717,3 +720,6 @@ def _letter(col: int) -> str:
     from openpyxl.utils import get_column_letter
 
     return get_column_letter(col)
+
+
+register(ExcelType())

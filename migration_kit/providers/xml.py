@@ -40,7 +40,8 @@ from .base import (
     atomic_output,
     display_name,
 )
-from .params import check_params
+from .params import XmlParams, check_params
+from .registry import register
 from .schema import FieldStats, check_size
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -82,6 +83,8 @@ class XmlType:
     name = "xml"
     extensions = (".xml",)
     writable = True
+    params_model = XmlParams
+    simplified_params: dict[str, Any] = {}
 
     # -- parameters -------------------------------------------------------------------------
     def detect(self, path: Path, params: dict) -> dict:
@@ -801,3 +804,6 @@ def _emit(xf: Any, node: _Node, nsmap: dict | None = None) -> None:
             xf.write(node.text)
         for c in node.children:
             _emit(xf, c)
+
+
+register(XmlType())

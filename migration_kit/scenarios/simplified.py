@@ -22,7 +22,7 @@ from ..catalog.versions import (
 )
 from ..erp.windows import WindowDef
 from ..errors import BadInputError, ScenarioError
-from ..providers.registry import type_for_file
+from ..providers.registry import get_provider_type, type_for_file
 from ..workspace import Workspace
 from .model import (
     MappingLine,
@@ -34,10 +34,6 @@ from .model import (
     save_scenario,
     scenario_path,
 )
-
-# The spec's defaults for providers of simplified scenarios.
-SIMPLIFIED_PARAMS = {"csv": {"delimiter": ",", "encoding": "auto"}, "excel": {}, "xml": {}}
-
 
 # Names legacy systems use for the ERP's fields (normalised: lower case, letters and digits).
 SYNONYMS = {
@@ -139,7 +135,8 @@ def create_simplified(ws: Workspace, name: str, file: str | Path, window_id: str
         raise ScenarioError(f"simplified scenario {name!r} cannot be created",
                             problems=problems)
     prov = add_provider(ws, name, file, type_name=type_name,
-                        params={**SIMPLIFIED_PARAMS.get(type_name, {}), **(params or {})},
+                        params={**get_provider_type(type_name).simplified_params,
+                                **(params or {})},
                         simplified=True, description=f"created for simplified scenario {name}")
     sc = Scenario(name=name, kind="import", window=window.id, provider=prov.name,
                   mapping=ordered_mapping(window, pairs), keys=list(keys or []),
