@@ -17,6 +17,7 @@ from .catalog.versions import FileVersion, Provider
 from .engine import history
 from .engine.export import ExportSummary, export, latest, prepare_export
 from .engine.import_ import ImportSummary, import_
+from .engine.mapping import formula_context
 from .engine.prepare import PrepareSummary, prepare
 from .engine.prepared import (
     clear_active_until_error,
@@ -37,7 +38,12 @@ from .engine.prepared import (
 from .engine.run import RunResult, prepare_and_import
 from .erp.validation import Doc
 from .errors import PermissionDeniedError
+from .formula import compile_formula
+from .providers import base as _base
+from .providers import registry as _registry
+from .providers.registry import read_file_schema
 from .scenarios import model as _model
+from .scenarios import scaffold as _scaffold
 from .scenarios import schema_change as _schema_change
 from .scenarios import simplified as _simplified
 from .scenarios import valuemaps as _valuemaps
@@ -50,6 +56,7 @@ from .scenarios.simplified import (
     create_simplified,
     update_simplified,
 )
+from .values import TYPES
 from .workspace import Workspace
 
 
@@ -169,6 +176,31 @@ def suggest_mapping(ws: Workspace, window, source_fields: list[str], **kw):
     return _simplified.suggest_mapping(ws, window, source_fields, **kw)
 
 
+def suggest_mapping_for_file(ws: Workspace, file: str | Path, window_id: str,
+                             params: dict[str, Any] | None = None) -> dict[str, str | None]:
+    """:func:`suggest_mapping` for the columns of ``file`` read as a provider of it would
+    read them (``params``: the provider's parameters); needs ``edit`` on the window."""
+    _, _, schema = read_file_schema(file, params)
+    return suggest_mapping(ws, ws.windows.get(window_id), schema.columns())
+
+
+def new_scenario(ws: Workspace, name: str, provider: str, window_id: str,
+                 kind: str = "import") -> Scenario:
+    """Write a manual scenario with suggested mapping lines, to edit as YAML; needs ``edit``
+    (import) or ``view`` (export) on the window."""
+    return _scaffold.new_scenario(ws, name, provider, window_id, kind)
+
+
+def preview_formula(ws: Workspace, formula: str, rows: list[dict[str, Any]]) -> list[Any]:
+    """A formula's values on ``rows`` (a file's first rows), with the workspace's value maps
+    and "today": the mapping widget's live preview. Reading the value maps needs ``view`` on
+    some window. A formula that does not parse raises :class:`FormulaSyntaxError`."""
+    guard.any_window(ws, "view", "reading value maps")
+    ctx = formula_context(ws)
+    f = compile_formula(formula)
+    return [f.evaluate(r, ctx) for r in rows]
+
+
 class _ValueMaps:
     """Value maps behind the same checks: read with ``view`` on some window, change with
     ``edit`` (they serve every scenario)."""
@@ -227,6 +259,7 @@ __all__ = [
     "ExportSummary", "ImportSummary", "PrepareSummary", "Provider", "Scenario",
     "add_provider", "check_scenario", "convert_to_manual", "counts", "create_simplified",
     "export", "get_version", "history_of", "import_", "init_workspace", "latest",
+    "new_scenario", "preview_formula", "suggest_mapping_for_file",
     "latest_version", "lines", "list_documents", "list_providers", "list_scenarios",
     "load_provider", "load_scenario", "open_workspace", "prepare", "prepare_export",
     "rollback", "save_document", "save_scenario", "set_active", "set_field_type",
@@ -259,3 +292,13 @@ def undo(ws: Workspace, name: str, run: int | None = None, *, force: bool = Fals
 
 
 __all__ += ["reconcile", "undo"]
+
+
+# -- facts and helpers the front ends show: they read no workspace, so there is nothing to
+#    check, and they stay out of __all__ (every name there is a checked door; the test of
+#    rights builds its list from it) ------------------------------------------------------
+FIELD_TYPES = TYPES  # the field types a provider's schema may name
+provider_types = _registry.provider_types  # the provider type names (csv, excel, xml, ...)
+Layout = _base.Layout  # how a flat file was read: header, preamble, settled names
+lines_text = _base.lines_text  # [1, 2, 3, 5] -> "lines 1-3, 5"
+clean_file_name = _versions.clean_original_name  # an uploaded file's base name, made safe

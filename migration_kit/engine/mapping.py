@@ -40,9 +40,12 @@ def value_maps(ws: Workspace) -> dict[str, ValueMap]:
     return out
 
 
-def formula_context(ws: Workspace, sc: Scenario) -> FormulaContext:
-    kw: dict[str, Any] = {"value_maps": value_maps(ws), "locale": sc.locale}
-    today = sc.options.get("today") or ws.settings.get("today")
+def formula_context(ws: Workspace, sc: Scenario | None = None) -> FormulaContext:
+    """The value maps, locale and "today" formulas see (``sc`` None: no scenario yet, as in
+    the mapping widget's preview)."""
+    kw: dict[str, Any] = {"value_maps": value_maps(ws),
+                          "locale": sc.locale if sc is not None else None}
+    today = (sc.options.get("today") if sc is not None else None) or ws.settings.get("today")
     if today:  # a fixed "today" keeps headless runs reproducible
         from ..values import to_date
 
