@@ -99,6 +99,53 @@ def to_str(v: Any) -> str | None:
     return str(v)
 
 
+class FileText:
+    """Values back to the text a file holds: the one writer of every provider type that writes
+    text (CSV fields, XML elements and attributes).
+
+    Dates in ``date_format`` (strptime-style; ISO by default), numbers with
+    ``decimal_separator``, booleans ``true``/``false``, text as is. A datetime at midnight
+    (no time zone) is a date; any other datetime is ISO 8601 (``2024-01-31T10:05:00``), as
+    :func:`to_str` writes it and every reader here accepts it.
+    """
+
+    def __init__(self, date_format: str | None = None, decimal_separator: str | None = "."):
+        self.date_format = date_format or "%Y-%m-%d"
+        self.sep = decimal_separator or "."
+        self._dates: dict[date, str] = {}  # strftime once per distinct date
+
+    def _date(self, v: date) -> str:
+        text = self._dates.get(v)
+        if text is None:
+            text = v.strftime(self.date_format)
+            if len(self._dates) < 10_000:
+                self._dates[v] = text
+        return text
+
+    def __call__(self, v: Any) -> str:
+        if type(v) is date:
+            return self._date(v)
+        if type(v) is Decimal:  # the usual value: what the branch below returns
+            s = str(v)
+            return s.replace(".", self.sep) if self.sep != "." else s
+        if isinstance(v, str):
+            return v
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, float | Decimal):
+            s = repr(v) if isinstance(v, float) else str(v)
+            return s.replace(".", self.sep) if self.sep != "." else s
+        if isinstance(v, datetime):
+            if v.time() == time() and v.tzinfo is None:
+                return v.strftime(self.date_format)
+            return v.isoformat()
+        if isinstance(v, date):
+            return v.strftime(self.date_format)
+        return str(v)
+
+
 # --------------------------------------------------------------------------- numbers
 
 _ISO_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d+)?|\.\d+)")
@@ -441,7 +488,7 @@ def format_value(v: Any, type_name: str, locale: str | Locale | None = None,
 
 
 __all__ = [
-    "LOCALES", "TYPES", "Locale", "convert", "date_pattern", "dotnet_to_strptime",
+    "LOCALES", "TYPES", "FileText", "Locale", "convert", "date_pattern", "dotnet_to_strptime",
     "format_date", "format_number", "format_value", "get_locale", "is_number_format", "to_bool", "to_date",
     "to_decimal", "to_int", "to_str",
 ]

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
-import decimal
 import io
 import itertools
 import re
@@ -27,6 +25,7 @@ from typing import Any
 
 from migration_kit.errors import Location, SchemaMismatchError, SourceError
 
+from ..values import FileText
 from .base import (
     Batch,
     BatchBuilder,
@@ -244,7 +243,7 @@ class CsvType:
         header_rows = 2 if str(p.get("header_rows")) == "2" else 1
         nulls = list(p["null_values"] or [""])
         null_text = "" if "" in nulls else nulls[0]
-        fmt = _Formatter(p["date_format"], p["decimal_separator"])
+        fmt = FileText(p["date_format"], p["decimal_separator"])
         file = display_name(path)
         n = 0
         with atomic_output(path) as tmp, open(tmp, "w", encoding=enc, newline="",
@@ -306,44 +305,6 @@ class CsvType:
 
 
 # -- helpers --------------------------------------------------------------------------------
-class _Formatter:
-    """Values back to text the way the file had them: dates with ``date_format``, decimals with
-    ``decimal_separator``, booleans as ``true``/``false``."""
-
-    def __init__(self, date_format: str | None, decimal_separator: str):
-        self.date_format = date_format or "%Y-%m-%d"
-        self.sep = decimal_separator or "."
-        self._dates: dict[dt.date, str] = {}  # strftime once per distinct date
-
-    def __call__(self, v: Any) -> str:
-        if type(v) is dt.date:
-            text = self._dates.get(v)
-            if text is None:
-                text = v.strftime(self.date_format)
-                if len(self._dates) < 10_000:
-                    self._dates[v] = text
-            return text
-        if type(v) is decimal.Decimal:  # the usual value: what the branch below returns
-            s = str(v)
-            return s.replace(".", self.sep) if self.sep != "." else s
-        if isinstance(v, str):
-            return v
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int):
-            return str(v)
-        if isinstance(v, float | decimal.Decimal):
-            s = repr(v) if isinstance(v, float) else str(v)
-            return s.replace(".", self.sep) if self.sep != "." else s
-        if isinstance(v, dt.datetime):
-            if v.time() == dt.time(0) and v.tzinfo is None:
-                return v.strftime(self.date_format)
-            return v.isoformat(sep=" ")
-        if isinstance(v, dt.date):
-            return v.strftime(self.date_format)
-        return str(v)
-
-
 def _column_order(schema: Schema, header: list[str], file: str, line: int) -> list[int]:
     """Indexes into the file's header for each schema column; mismatch -> SchemaMismatchError.
 
