@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..erp.windows import FieldDef, WindowDef
-from ..errors import FormulaRuntimeError
+from ..errors import FormulaRuntimeError, MappingError
 from ..formula import FormulaContext, ValueMap, compile_formula
 from ..scenarios import valuemaps
 from ..scenarios.model import MappingLine, Scenario
@@ -19,15 +19,6 @@ from ..values import convert
 from ..workspace import Workspace
 
 Getter = Callable[[Mapping[str, Any]], Any]
-
-
-class MappingError(Exception):
-    """A value that could not be mapped: the target field and why."""
-
-    def __init__(self, target: str, message: str):
-        self.target = target
-        self.message = message
-        super().__init__(f"{target}: {message}")
 
 
 def value_maps(ws: Workspace) -> dict[str, ValueMap]:

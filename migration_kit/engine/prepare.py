@@ -17,14 +17,14 @@ from sqlalchemy import delete, func, insert, select
 from .. import db
 from ..catalog.versions import get_version, load_provider
 from ..erp.store import bulk_insert
-from ..errors import BadInputError, Location, SourceError
+from ..errors import BadInputError, Location, MappingError, SourceError
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..workspace import Workspace
 from . import grouping, history
 from .continuation import CONTINUATION_BEFORE_KEY, Continuation
 from .lock import scenario_lock
-from .mapping import ImportMapping, MappingError
+from .mapping import ImportMapping
 from .progress import progress_bar
 from .sources import row_source
 

@@ -32,14 +32,14 @@ from .. import db
 from ..catalog.versions import latest_version
 from ..erp.digest import DEFAULT_SCALE, DocumentDigest
 from ..erp.store import norm_key
-from ..errors import BadInputError, MigrationError
+from ..errors import BadInputError, MappingError, MigrationError
 from ..jsonio import dumps
 from ..scenarios.model import Scenario, load_scenario
 from ..values import convert
 from ..workspace import Workspace
 from .grouping import key_text
 from .lock import scenario_lock
-from .mapping import ImportMapping, MappingError
+from .mapping import ImportMapping
 from .prepare import prepared_state
 
 PR = db.prepared_record
