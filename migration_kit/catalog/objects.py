@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError, NotFoundError, SchemaMismatchError
-from ..providers.base import Batch, ObjectSchema, Schema
+from ..providers.base import ObjectSchema, RowBatch, Schema
 from ..providers.registry import get_provider_type, type_for_file
 from ..providers.schema import schema_diff
 from ..workspace import Workspace
@@ -71,7 +71,7 @@ def part(prov: Provider, name: str) -> Part:
 
 
 def read_part(prov: Provider, fv: FileVersion, name: str) -> tuple[ObjectSchema, Path,
-                                                                     Iterator[Batch]]:
+                                                                     Iterator[RowBatch]]:
     """The rows of one object of a file version, in batches."""
     p = part(prov, name)
     obj = prov.schema.object(name)

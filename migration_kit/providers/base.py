@@ -260,7 +260,7 @@ class Schema:
 
 
 @dataclass
-class Batch:
+class RowBatch:
     """Up to ``batch_size`` rows of a file, with the source line of each row.
 
     ``warnings`` holds readable notes about rows that were repaired (ragged rows read with
@@ -297,7 +297,7 @@ class ProviderType(Protocol):
     def read_schema(self, path: Path, params: dict, sample_rows: int = 1000) -> Schema: ...
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[Batch]: ...
+                     batch_size: int = 5000) -> Iterator[RowBatch]: ...
 
     def write(self, path: Path, params: dict, schema: Schema, columns: list[str],
               rows: Iterable[tuple]) -> int: ...
@@ -309,7 +309,7 @@ def display_name(path: Path | str) -> str:
 
 
 class BatchBuilder:
-    """Collects rows and their lines; ``take()`` hands out a full :class:`Batch`."""
+    """Collects rows and their lines; ``take()`` hands out a full :class:`RowBatch`."""
 
     def __init__(self, columns: list[str], file: str, batch_size: int, sheet: str | None = None):
         self.columns = columns
@@ -331,8 +331,8 @@ class BatchBuilder:
     def full(self) -> bool:
         return len(self.rows) >= self.batch_size
 
-    def take(self) -> Batch:
-        b = Batch(self.columns, self.rows, self.lines, self.file, self.sheet, self.warnings)
+    def take(self) -> RowBatch:
+        b = RowBatch(self.columns, self.rows, self.lines, self.file, self.sheet, self.warnings)
         self._new()
         return b
 

@@ -27,11 +27,11 @@ from migration_kit.errors import Location, SchemaMismatchError, SourceError
 
 from ..values import FileText
 from .base import (
-    Batch,
     BatchBuilder,
     FieldSchema,
     Layout,
     ObjectSchema,
+    RowBatch,
     Schema,
     atomic_output,
     display_name,
@@ -208,7 +208,7 @@ class CsvType:
         return Schema([ObjectSchema("Row", fields)], layout=layout)
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[Batch]:
+                     batch_size: int = 5000) -> Iterator[RowBatch]:
         path = Path(path)
         p = self._params(path, params)
         with _Reader(path, p) as r:

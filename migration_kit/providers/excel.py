@@ -27,11 +27,11 @@ from typing import Any
 from migration_kit.errors import Location, SchemaMismatchError, SourceError
 
 from .base import (
-    Batch,
     BatchBuilder,
     FieldSchema,
     Layout,
     ObjectSchema,
+    RowBatch,
     Schema,
     atomic_output,
     display_name,
@@ -145,7 +145,7 @@ class ExcelType:
         return Schema([ObjectSchema("Row", fields)], layout=layout)
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[Batch]:
+                     batch_size: int = 5000) -> Iterator[RowBatch]:
         path = Path(path)
         p = self._params(path, params)
         with _SheetReader(path, p) as r:

@@ -31,10 +31,10 @@ from migration_kit.errors import BadInputError, Location, SourceError
 
 from ..values import FileText
 from .base import (
-    Batch,
     BatchBuilder,
     FieldSchema,
     ObjectSchema,
+    RowBatch,
     Schema,
     atomic_output,
     display_name,
@@ -170,7 +170,7 @@ class XmlType:
         return Schema(objects)
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[Batch]:
+                     batch_size: int = 5000) -> Iterator[RowBatch]:
         path = Path(path)
         p = self._params(path, params)
         reader = _RecordReader(path, p)
