@@ -19,7 +19,7 @@ from .engine.export import ExportSummary, export, latest, prepare_export
 from .engine.import_ import ImportSummary, import_
 from .engine.mapping import formula_context
 from .engine.prepare import PrepareSummary, prepare
-from .engine.prepared import (
+from .engine.prepared_tools import (
     clear_active_until_error,
     clear_errors,
     columns,

@@ -16,7 +16,7 @@ from ..scenarios.model import load_scenario
 from ..workspace import Workspace
 from .import_ import ImportSummary, import_
 from .prepare import PrepareSummary, prepare
-from .prepared import counts
+from .prepared_tools import counts
 
 
 @dataclass
