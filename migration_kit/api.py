@@ -15,7 +15,7 @@ from .catalog import uploads as _uploads
 from .catalog import versions as _versions
 from .catalog.versions import FileVersion, Provider
 from .engine import history
-from .engine.export import ExportSummary, export, latest, prepare_export
+from .engine.export import ExportSummary, export, prepare_export
 from .engine.import_ import ImportSummary, import_
 from .engine.mapping import formula_context
 from .engine.prepare import PrepareSummary, prepare
@@ -129,9 +129,13 @@ def versions(ws: Workspace, name: str) -> list[FileVersion]:
     return _versions.versions(ws, name)
 
 
-def latest_version(ws: Workspace, name: str) -> FileVersion:
+def latest_version(ws: Workspace, name: str, output: str | Path | None = None) -> FileVersion:
+    """The newest file version of a provider; copied to ``output`` when given."""
     guard.provider(ws, name, "view")
-    return _versions.latest_version(ws, name)
+    fv = _versions.latest_version(ws, name)
+    if output is not None:
+        _versions.copy_version(fv, output)
+    return fv
 
 
 def get_version(ws: Workspace, name: str, version: int | None = None) -> FileVersion:
@@ -258,7 +262,7 @@ __all__ = [
     "set_active_lines", "toggle_active", "toggle_processed", "valuemaps",
     "ExportSummary", "ImportSummary", "PrepareSummary", "Provider", "Scenario",
     "add_provider", "check_scenario", "convert_to_manual", "counts", "create_simplified",
-    "export", "get_version", "history_of", "import_", "init_workspace", "latest",
+    "export", "get_version", "history_of", "import_", "init_workspace",
     "new_scenario", "preview_formula", "suggest_mapping_for_file",
     "latest_version", "lines", "list_documents", "list_providers", "list_scenarios",
     "load_provider", "load_scenario", "open_workspace", "prepare", "prepare_export",

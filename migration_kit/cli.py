@@ -307,7 +307,7 @@ def provider_show(c: Ctx, name: str) -> None:
 @pass_ctx
 def latest_cmd(c: Ctx, provider_name: str, output: str | None) -> None:
     """Get the latest file version of a provider."""
-    fv = api.latest(c.ws, provider_name, output)
+    fv = api.latest_version(c.ws, provider_name, output)
     c.out({**fv.to_dict(), "output": output},
           f"version {fv.version}: {output or fv.path}")
 

@@ -285,3 +285,14 @@ def get_version(ws: Workspace, name: str, version: int | None = None) -> FileVer
         if v.version == version:
             return v
     raise NotFoundError(f"provider {name!r} has no version {version}")
+
+
+def copy_version(fv: FileVersion, output: str | Path) -> None:
+    """Copy a stored file version to ``output`` (its folder must exist)."""
+    out = Path(output)
+    if not out.parent.is_dir():
+        raise BadInputError(f"{out}: no folder {out.parent} to copy the file into")
+    try:
+        shutil.copyfile(fv.path, out)
+    except OSError as e:
+        raise BadInputError(f"{out}: cannot write the file: {e.strerror}") from None

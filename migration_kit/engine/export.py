@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
 
-from .. import db, guard
+from .. import db
 from ..catalog.versions import FileVersion, Provider, load_provider, store_written_version
 from ..erp.store import bulk_insert
 from ..errors import BadInputError, FormulaRuntimeError
@@ -360,22 +360,3 @@ def _column_check(c: str, f: Any, limit: int | None, neutral: bool) -> Callable[
         return v
 
     return typed
-
-
-def latest(ws: Workspace, provider: str, output: str | Path | None = None) -> FileVersion:
-    """The newest file version of a provider; copied to ``output`` when given."""
-    import shutil
-
-    from ..catalog.versions import latest_version
-
-    guard.provider(ws, provider, "view")
-    fv = latest_version(ws, provider)
-    if output is not None:
-        out = Path(output)
-        if not out.parent.is_dir():
-            raise BadInputError(f"{out}: no folder {out.parent} to copy the file into")
-        try:
-            shutil.copyfile(fv.path, out)
-        except OSError as e:
-            raise BadInputError(f"{out}: cannot write the file: {e.strerror}") from None
-    return fv

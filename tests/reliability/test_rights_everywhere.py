@@ -55,7 +55,6 @@ def calls(ws, admin_sc, tmp_path):
         "get_version": lambda: api.get_version(ws, "inv"),
         "history_of": lambda: api.history_of(ws, "inv"),
         "import_": lambda: api.import_(ws, "inv", progress=False),
-        "latest": lambda: api.latest(ws, "inv"),
         "latest_version": lambda: api.latest_version(ws, "inv"),
         "lines": lambda: api.lines(ws, "inv"),
         "new_scenario": lambda: api.new_scenario(ws, "s3", "inv", window.id),
