@@ -25,6 +25,7 @@ from .. import db
 from ..catalog.versions import FileVersion, Provider, load_provider, store_written_version
 from ..erp.store import bulk_insert
 from ..errors import BadInputError, FormulaRuntimeError
+from ..jsonio import dump_row
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..values import convert
@@ -36,7 +37,6 @@ from .prepare import (
     CHUNK,
     PrepareSummary,
     clear_prepared,
-    dump_row,
     prepared_state,
     save_prepared_state,
 )

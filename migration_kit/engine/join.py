@@ -22,10 +22,10 @@ from ..catalog.objects import read_part
 from ..catalog.versions import FileVersion, Provider
 from ..erp.store import bulk_insert
 from ..errors import Location, SourceError
+from ..jsonio import dump_row
 from ..providers.base import RowBatch
 from ..scenarios.model import Scenario
 from ..workspace import Workspace
-from .prepare import dump_row
 
 ST = db.stage_row
 PAGE = 2000

@@ -6,10 +6,8 @@ file) leaves everything as it was.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field, replace
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -18,6 +16,7 @@ from .. import db
 from ..catalog.versions import get_version, load_provider
 from ..erp.store import bulk_insert
 from ..errors import BadInputError, Location, MappingError, SourceError
+from ..jsonio import dump_row
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..workspace import Workspace
@@ -68,39 +67,6 @@ class PrepareSummary:
                 text += (f"\n  ... and {more} more (`prepared list NAME --skipped` lists "
                          "them)")
         return text
-
-
-def encode(v: Any) -> Any:
-    """A source value as JSON: dates and decimals as text."""
-    if isinstance(v, dt.datetime):
-        return v.isoformat() if v.time() != dt.time() else v.date().isoformat()
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return format(v, "f")
-    return v
-
-
-def _encode_other(v: Any) -> Any:
-    t = type(v)
-    if t is Decimal:  # the usual values first: what encode() returns for them
-        return format(v, "f")
-    if t is dt.date:
-        return v.isoformat()
-    out = encode(v)
-    if out is v:
-        raise TypeError(f"Object of type {type(v).__name__} is not JSON serializable")
-    return out
-
-
-# json's C encoder calls ``_encode_other`` only for values JSON has no type for (dates,
-# decimals): the same text as encoding every value first, without a Python call per value.
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
-                          default=_encode_other).encode
-
-
-def dump_row(values: list[Any] | tuple) -> str:
-    return _dumps(values)
 
 
 def doc_key(identity: dict[str, Any] | None) -> str | None:

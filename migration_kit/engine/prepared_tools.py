@@ -12,11 +12,12 @@ from sqlalchemy import and_, delete, func, select, update
 
 from .. import db
 from ..errors import BadInputError, NotFoundError
+from ..jsonio import dump_row
 from ..scenarios.model import runnable_scenario
 from ..workspace import Workspace
 from . import history
 from .lock import scenario_lock, settle_runs
-from .prepare import doc_key, dump_row, prepared_state
+from .prepare import doc_key, prepared_state
 
 PR = db.prepared_record
 PL = db.prepared_line
