@@ -27,6 +27,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+import babel
+
 from migration_kit.errors import BadInputError
 
 TYPES = ("string", "integer", "decimal", "date", "boolean")
@@ -40,19 +42,6 @@ class Locale:
     decimal_sep: str
     thousands_seps: tuple[str, ...]
     date_formats: tuple[str, ...]
-
-
-LOCALES: dict[str, Locale] = {
-    loc.name: loc
-    for loc in (
-        Locale("invariant", ".", (), ("%Y-%m-%d",)),
-        Locale("en-US", ".", (",",), ("%m/%d/%Y",)),
-        Locale("en-GB", ".", (",",), ("%d/%m/%Y",)),
-        Locale("nb-NO", ",", (" ", "\xa0", "\u202f", "."), ("%d.%m.%Y",)),
-        Locale("de-DE", ",", (".",), ("%d.%m.%Y",)),
-        Locale("sv-SE", ",", (" ", "\xa0", "\u202f"), ("%Y-%m-%d",)),
-    )
-}
 
 
 def get_locale(name: str | Locale | None) -> Locale:
@@ -271,6 +260,35 @@ def dotnet_to_strptime(fmt: str) -> str:
             out.append(fmt[i])
             i += 1
     return "".join(out)
+
+
+# --------------------------------------------------------------------------- locales
+
+# The locales files are read and written in. Their separators and date form come from CLDR
+# (babel): the decimal and group symbols, and the short date pattern with a four-digit year
+# and two-digit day and month (this module's rule for dates).
+SUPPORTED_LOCALES = ("en-US", "en-GB", "nb-NO", "de-DE", "sv-SE")
+# A group of thousands written with a space may use any of these, whichever CLDR names.
+_SPACES = (" ", "\xa0", "\u202f")
+# Group separators files of a locale carry beyond CLDR's: Norwegian ledgers group with '.'.
+_ALSO_GROUPED = {"nb-NO": (".",)}
+
+
+def _cldr_locale(name: str) -> Locale:
+    cldr = babel.Locale.parse(name, sep="-")
+    symbols = cldr.number_symbols["latn"]
+    group = symbols["group"]
+    seps = (_SPACES if group in _SPACES else (group,)) + _ALSO_GROUPED.get(name, ())
+    short = cldr.date_formats["short"].pattern
+    short = re.sub(r"y+", "yyyy", short)
+    short = re.sub(r"(?<!d)d(?!d)", "dd", re.sub(r"(?<!M)M(?!M)", "MM", short))
+    return Locale(name, symbols["decimal"], seps, (dotnet_to_strptime(short),))
+
+
+LOCALES: dict[str, Locale] = {
+    "invariant": Locale("invariant", ".", (), ("%Y-%m-%d",)),
+    **{name: _cldr_locale(name) for name in SUPPORTED_LOCALES},
+}
 
 
 @dataclass(frozen=True)
