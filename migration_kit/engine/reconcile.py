@@ -459,7 +459,7 @@ class _Reconciler:
 
     def run(self, out) -> ReconcileReport:
         ws, sc = self.ws, self.sc
-        conn = ws.engine.connect()
+        conn = ws.db_engine.connect()
         if conn.dialect.name == "postgresql":  # one snapshot for every page
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         try:

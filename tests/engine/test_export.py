@@ -95,7 +95,7 @@ def fv_ext(fmt):
 
 
 def _other_url(ws, tmp_path):
-    if ws.engine.dialect.name == "sqlite":
+    if ws.db_engine.dialect.name == "sqlite":
         return None
     import uuid
 
