@@ -11,11 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from . import guard
+from .catalog import uploads as _uploads
+from .catalog import versions as _versions
+from .catalog.versions import FileVersion, Provider
 from .engine import history
-from .engine.export import ExportSummary, export, latest, prepare_export
+from .engine.export import ExportSummary, export, prepare_export
 from .engine.import_ import ImportSummary
+from .engine.mapping import formula_context
 from .engine.prepare import PrepareSummary, prepare
-from .engine.prepared import (
+from .engine.prepared_tools import (
     clear_active_until_error,
     clear_errors,
     columns,
@@ -34,9 +38,13 @@ from .engine.prepared import (
 from .engine.run import RunResult, import_, prepare_and_import
 from .erp.validation import Doc
 from .errors import PermissionDeniedError
-from .providers import versions as _versions
-from .providers.versions import FileVersion, Provider
+from .formula import compile_formula
+from .providers import base as _base
+from .providers import registry as _registry
+from .providers.registry import read_file_schema
 from .scenarios import model as _model
+from .scenarios import scaffold as _scaffold
+from .scenarios import schema_change as _schema_change
 from .scenarios import simplified as _simplified
 from .scenarios import valuemaps as _valuemaps
 from .scenarios.model import (
@@ -48,6 +56,7 @@ from .scenarios.simplified import (
     create_simplified,
     update_simplified,
 )
+from .values import TYPES
 from .workspace import Workspace
 
 
@@ -93,9 +102,9 @@ show_scenario = runnable_scenario
 
 # -- the checked doors: each function below checks the right, then does the work ----------
 def add_provider(ws: Workspace, name: str, file, **kw) -> Provider:
-    """Create a provider (needs ``edit`` on some window); see providers.versions."""
+    """Create a provider (needs ``edit`` on some window); see catalog.uploads."""
     guard.any_window(ws, "edit", "adding a provider")
-    return _versions.add_provider(ws, name, file, **kw)
+    return _uploads.add_provider(ws, name, file, **kw)
 
 
 def load_provider(ws: Workspace, name: str) -> Provider:
@@ -120,9 +129,13 @@ def versions(ws: Workspace, name: str) -> list[FileVersion]:
     return _versions.versions(ws, name)
 
 
-def latest_version(ws: Workspace, name: str) -> FileVersion:
+def latest_version(ws: Workspace, name: str, output: str | Path | None = None) -> FileVersion:
+    """The newest file version of a provider; copied to ``output`` when given."""
     guard.provider(ws, name, "view")
-    return _versions.latest_version(ws, name)
+    fv = _versions.latest_version(ws, name)
+    if output is not None:
+        _versions.copy_version(fv, output)
+    return fv
 
 
 def get_version(ws: Workspace, name: str, version: int | None = None) -> FileVersion:
@@ -132,12 +145,12 @@ def get_version(ws: Workspace, name: str, version: int | None = None) -> FileVer
 
 def upload_version(ws: Workspace, name: str, file, **kw) -> FileVersion:
     guard.provider(ws, name, "edit")
-    return _versions.upload_version(ws, name, file, **kw)
+    return _uploads.upload_version(ws, name, file, **kw)
 
 
 def update_schema(ws: Workspace, name: str, file) -> tuple[list[str], list[str]]:
     guard.provider(ws, name, "edit")
-    return _versions.update_schema(ws, name, file)
+    return _schema_change.update_schema(ws, name, file)
 
 
 def set_field_type(ws: Workspace, name: str, field_name: str, type_name: str) -> Provider:
@@ -165,6 +178,31 @@ def check_scenario(ws: Workspace, sc: Scenario) -> list[str]:
 def suggest_mapping(ws: Workspace, window, source_fields: list[str], **kw):
     ws.require(window.id, "edit")
     return _simplified.suggest_mapping(ws, window, source_fields, **kw)
+
+
+def suggest_mapping_for_file(ws: Workspace, file: str | Path, window_id: str,
+                             params: dict[str, Any] | None = None) -> dict[str, str | None]:
+    """:func:`suggest_mapping` for the columns of ``file`` read as a provider of it would
+    read them (``params``: the provider's parameters); needs ``edit`` on the window."""
+    _, _, schema = read_file_schema(file, params)
+    return suggest_mapping(ws, ws.windows.get(window_id), schema.columns())
+
+
+def new_scenario(ws: Workspace, name: str, provider: str, window_id: str,
+                 kind: str = "import") -> Scenario:
+    """Write a manual scenario with suggested mapping lines, to edit as YAML; needs ``edit``
+    (import) or ``view`` (export) on the window."""
+    return _scaffold.new_scenario(ws, name, provider, window_id, kind)
+
+
+def preview_formula(ws: Workspace, formula: str, rows: list[dict[str, Any]]) -> list[Any]:
+    """A formula's values on ``rows`` (a file's first rows), with the workspace's value maps
+    and "today": the mapping widget's live preview. Reading the value maps needs ``view`` on
+    some window. A formula that does not parse raises :class:`FormulaSyntaxError`."""
+    guard.any_window(ws, "view", "reading value maps")
+    ctx = formula_context(ws)
+    f = compile_formula(formula)
+    return [f.evaluate(r, ctx) for r in rows]
 
 
 class _ValueMaps:
@@ -224,7 +262,8 @@ __all__ = [
     "set_active_lines", "toggle_active", "toggle_processed", "valuemaps",
     "ExportSummary", "ImportSummary", "PrepareSummary", "Provider", "Scenario",
     "add_provider", "check_scenario", "convert_to_manual", "counts", "create_simplified",
-    "export", "get_version", "history_of", "import_", "init_workspace", "latest",
+    "export", "get_version", "history_of", "import_", "init_workspace",
+    "new_scenario", "preview_formula", "suggest_mapping_for_file",
     "latest_version", "lines", "list_documents", "list_providers", "list_scenarios",
     "load_provider", "load_scenario", "open_workspace", "prepare", "prepare_export",
     "rollback", "save_document", "save_scenario", "set_active", "set_field_type",
@@ -260,8 +299,8 @@ def join_import(ws: Workspace, name: str, *, run: int | None = None,
                 parent: int | None = None, wait: float = 0):
     """Work as one more worker on the running parallel import of scenario ``name``
     (PostgreSQL; ``migration-kit worker``) until no batch is left; None when no parallel
-    import of it is running (after ``wait`` seconds of looking for one). The user needs ``edit`` on the scenario's window. Returns a
-    :class:`~migration_kit.engine.workers.JoinResult`."""
+    import of it is running (after ``wait`` seconds of looking for one). The user needs
+    ``edit`` on the scenario's window. Returns a :class:`~migration_kit.engine.workers.JoinResult`."""
     from .engine.workers import join
 
     sc = _model.load_scenario(ws, name)
@@ -270,3 +309,13 @@ def join_import(ws: Workspace, name: str, *, run: int | None = None,
 
 
 __all__ += ["reconcile", "undo", "join_import"]
+
+
+# -- facts and helpers the front ends show: they read no workspace, so there is nothing to
+#    check, and they stay out of __all__ (every name there is a checked door; the test of
+#    rights builds its list from it) ------------------------------------------------------
+FIELD_TYPES = TYPES  # the field types a provider's schema may name
+provider_types = _registry.provider_types  # the provider type names (csv, excel, xml, ...)
+Layout = _base.Layout  # how a flat file was read: header, preamble, settled names
+lines_text = _base.lines_text  # [1, 2, 3, 5] -> "lines 1-3, 5"
+clean_file_name = _versions.clean_original_name  # an uploaded file's base name, made safe

@@ -187,7 +187,7 @@ def provider() -> None:
 @provider.command("add")
 @click.argument("name")
 @click.argument("file", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("--type", "type_name", type=click.Choice(["csv", "excel", "xml"]),
+@click.option("--type", "type_name", type=click.Choice(api.provider_types()),
               help="Provider type (default: from the file extension).")
 @click.option("--param", "-p", multiple=True, help="KEY=VALUE parameter (repeatable).")
 @pass_ctx
@@ -244,7 +244,7 @@ def provider_update_schema(c: Ctx, name: str, file: str) -> None:
 @click.argument("name")
 @click.argument("field_name", metavar="FIELD")
 @click.argument("type_name", metavar="TYPE",
-                type=click.Choice(["string", "integer", "decimal", "date", "boolean"]))
+                type=click.Choice(api.FIELD_TYPES))
 @pass_ctx
 def provider_set_type(c: Ctx, name: str, field_name: str, type_name: str) -> None:
     """Override the inferred type of a field."""
@@ -307,7 +307,7 @@ def provider_show(c: Ctx, name: str) -> None:
 @pass_ctx
 def latest_cmd(c: Ctx, provider_name: str, output: str | None) -> None:
     """Get the latest file version of a provider."""
-    fv = api.latest(c.ws, provider_name, output)
+    fv = api.latest_version(c.ws, provider_name, output)
     c.out({**fv.to_dict(), "output": output},
           f"version {fv.version}: {output or fv.path}")
 
@@ -342,13 +342,7 @@ def scenario_simplified(c: Ctx, name: str, file: str, window: str, maps: tuple[s
 
 def _suggested(c: Ctx, file: str, window: str, params: dict[str, Any]
                ) -> list[tuple[str, str]]:
-    from pathlib import Path
-
-    from .providers.registry import get_provider_type, type_for_file
-
-    pt = get_provider_type(type_for_file(file))
-    schema = pt.read_schema(Path(file), pt.detect(Path(file), params))
-    sug = api.suggest_mapping(c.ws, c.ws.windows.get(window), schema.columns())
+    sug = api.suggest_mapping_for_file(c.ws, file, window, params)
     return [(s, t) for s, t in sug.items() if t]
 
 
@@ -361,9 +355,7 @@ def _suggested(c: Ctx, file: str, window: str, params: dict[str, Any]
 @pass_ctx
 def scenario_new(c: Ctx, name: str, provider: str, window: str, kind: str) -> None:
     """Write a manual scenario with suggested mapping lines, to edit as YAML."""
-    from .scenarios.scaffold import new_scenario
-
-    sc = new_scenario(c.ws, name, provider, window, kind)
+    sc = api.new_scenario(c.ws, name, provider, window, kind)
     problems = api.check_scenario(c.ws, sc)
     c.out({"scenario": sc.to_dict(), "problems": problems},
           f"wrote scenarios/{name}.yaml ({len(sc.mapping)} mapping line(s)); edit it, then "
@@ -377,13 +369,7 @@ def scenario_new(c: Ctx, name: str, provider: str, window: str, kind: str) -> No
 @pass_ctx
 def scenario_suggest(c: Ctx, file: str, window: str) -> None:
     """Suggest target fields for the columns of FILE."""
-    from pathlib import Path
-
-    from .providers.registry import get_provider_type, type_for_file
-
-    pt = get_provider_type(type_for_file(file))
-    schema = pt.read_schema(Path(file), pt.detect(Path(file), {}))
-    sug = api.suggest_mapping(c.ws, c.ws.windows.get(window), schema.columns())
+    sug = api.suggest_mapping_for_file(c.ws, file, window)
     for src, target in sug.items():
         c.out({"source": src, "target": target}, f"{src:<30} -> {target or '(none)'}")
 

@@ -25,7 +25,7 @@ def run_demo(output_dir: Path, *, progress: bool = True) -> dict[str, Any]:
         {"workspace": str(ws_dir), "interactive": False},
         progress=progress, timeout=600)
     with api.open_workspace(ws_dir) as ws:
-        exported = api.latest(ws, "sales_invoices_out")
+        exported = api.latest_version(ws, "sales_invoices_out")
     result = {"workspace": str(ws_dir), "notebooks": [str(p) for p in executed],
               "exported": str(exported.path), "exported_version": exported.version,
               "downloads": sorted(str(p) for p in downloads.glob("*")),

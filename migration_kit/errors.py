@@ -105,6 +105,18 @@ class FormulaRuntimeError(MigrationError):
     """A formula that failed on a value (division by zero, bad date): a record's error."""
 
 
+class MappingError(MigrationError):
+    """A value that could not be mapped to its target field: the field and why. The engine
+    keeps it as the record's error; it stops a run only as a :class:`RecordError`."""
+
+    def __init__(self, target: str, message: str, **kw: Any):
+        self.target = target  # first: the base's __init__ reads str(self)
+        super().__init__(message, target=target, **kw)
+
+    def __str__(self) -> str:
+        return f"{self.target}: {self.message}"
+
+
 class DefinitionError(BadInputError):
     """A definition (scenario, provider, window, users.yaml) that cannot be used: unknown
     keys, values of the wrong type. ``problems`` lists every one, each with its path."""
@@ -202,7 +214,7 @@ class RecordError(MigrationError):
 
 __all__ = [
     "BadInputError", "DefinitionError", "DocumentError", "FieldError", "FormulaRuntimeError",
-    "FormulaSyntaxError", "Location", "LockedError", "MigrationError", "NotFoundError",
+    "FormulaSyntaxError", "Location", "LockedError", "MappingError", "MigrationError", "NotFoundError",
     "PermissionDeniedError", "RecordError", "ScenarioError", "SchemaMismatchError",
     "SourceError",
 ]

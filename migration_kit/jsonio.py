@@ -1,4 +1,4 @@
-"""JSON for documents and reports: dates as ISO text, decimals as exact text."""
+"""JSON for documents, reports and prepared rows: dates as ISO text, decimals as exact text."""
 
 from __future__ import annotations
 
@@ -20,3 +20,38 @@ def _default(o: Any) -> Any:
 
 def dumps(o: Any, **kw: Any) -> str:
     return json.dumps(o, default=_default, ensure_ascii=False, **kw)
+
+
+# -- prepared rows: compact, and fast for the usual values (text, numbers, dates) ----------
+def encode(v: Any) -> Any:
+    """A source value as JSON: dates and decimals as text."""
+    if isinstance(v, dt.datetime):
+        return v.isoformat() if v.time() != dt.time() else v.date().isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return format(v, "f")
+    return v
+
+
+def _encode_other(v: Any) -> Any:
+    t = type(v)
+    if t is Decimal:  # the usual values first: what encode() returns for them
+        return format(v, "f")
+    if t is dt.date:
+        return v.isoformat()
+    out = encode(v)
+    if out is v:
+        raise TypeError(f"Object of type {type(v).__name__} is not JSON serializable")
+    return out
+
+
+# json's C encoder calls ``_encode_other`` only for values JSON has no type for (dates,
+# decimals): the same text as encoding every value first, without a Python call per value.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+                          default=_encode_other).encode
+
+
+def dump_row(values: list[Any] | tuple) -> str:
+    """A row of values as the compact JSON text prepared data stores."""
+    return _dumps(values)

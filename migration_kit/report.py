@@ -13,6 +13,29 @@ if TYPE_CHECKING:
 SHOWN = 200  # differences shown in the HTML (all of them are in the CSV file)
 BLUE, GREEN, RED, GREY, AMBER = "#3b6ea8", "#3c8d4f", "#c0392b", "#8c8c8c", "#d68910"
 
+# The order and wording of the counts in every output.
+COUNT_LABELS = {
+    "source_lines": "source lines in the file version",
+    "left_out": "lines left out by restrictions",
+    "prepared_lines": "prepared lines",
+    "prepared_records": "prepared records",
+    "imported": "imported",
+    "imported_before": "imported before (skipped, in the ERP)",
+    "inactive": "inactive",
+    "failed": "failed (in error)",
+    "not_processed": "not yet processed",
+    "processed_without_document": "marked processed without a document",
+    "documents_expected": "documents expected in the ERP",
+    "documents_found": "documents found in the ERP",
+    "documents_missing": "documents missing from the ERP",
+    "documents_changed": "documents changed in the ERP after import",
+    "documents_differ": "documents with other values than the file",
+    "documents_extra": "documents of this scenario not in this file version",
+    "lines_file": "document lines in the file",
+    "lines_erp": "document lines in the ERP",
+}
+NOT_IN_ERP = ("inactive", "failed", "not_processed", "processed_without_document")
+
 STYLE = """
 .mk-reconcile{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#222;
  max-width:1000px}
@@ -90,8 +113,6 @@ def totals_chart(report: ReconcileReport, *, width: int = 760) -> str:
 
 
 def _count_rows(report: ReconcileReport) -> list[tuple[str, float, str, str]]:
-    from .engine.reconcile import COUNT_LABELS
-
     colours = {"imported": GREEN, "imported_before": GREEN, "documents_found": GREEN,
                "inactive": GREY, "left_out": GREY, "failed": RED, "not_processed": AMBER,
                "processed_without_document": AMBER, "documents_missing": RED,
@@ -109,8 +130,6 @@ def _count_rows(report: ReconcileReport) -> list[tuple[str, float, str, str]]:
 
 def reconcile_fragment(report: ReconcileReport) -> str:
     """The report as an HTML fragment (styles scoped to it): for a notebook cell."""
-    from .engine.reconcile import COUNT_LABELS, NOT_IN_ERP
-
     ok = report.ok
     h = [f"<style>{STYLE}</style><div class=\"mk-reconcile\">",
          f"<h2>Reconciliation: {escape(report.scenario)} &rarr; {escape(report.window_name)} "

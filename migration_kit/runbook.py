@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from . import api, resources
+from .catalog.versions import FileVersion, file_digest
 from .errors import BadInputError, MigrationError, NotFoundError, RecordError, ScenarioError
-from .providers.versions import FileVersion
-from .providers.versions import _sha256 as file_digest
+from .providers.registry import read_file_schema
 from .workspace import Workspace
 
 SAMPLES = resources.samples()
@@ -156,14 +156,8 @@ def read_head(file: str | Path, n: int = 5, params: dict[str, Any] | None = None
               ) -> tuple[list[str], list[dict[str, Any]]]:
     """The columns and the first ``n`` rows of a file, read as a simplified scenario's
     provider would read it."""
-    from .providers.registry import get_provider_type, type_for_file
-    from .scenarios.simplified import SIMPLIFIED_PARAMS
-
     file = Path(file)
-    type_name = type_for_file(file)
-    pt = get_provider_type(type_name)
-    full = pt.detect(file, {**SIMPLIFIED_PARAMS.get(type_name, {}), **(params or {})})
-    schema = pt.read_schema(file, full)
+    pt, full, schema = read_file_schema(file, params, simplified=True)
     columns = schema.columns()
     rows: list[dict[str, Any]] = []
     if n > 0:
@@ -178,14 +172,7 @@ def read_layout(file: str | Path, params: dict[str, Any] | None = None):
     """How a file reads as a simplified scenario's provider would read it: its header,
     preamble, settled names and skipped rows (a :class:`~migration_kit.providers.base.Layout`,
     ``None`` for XML)."""
-    from .providers.registry import get_provider_type, type_for_file
-    from .scenarios.simplified import SIMPLIFIED_PARAMS
-
-    file = Path(file)
-    type_name = type_for_file(file)
-    pt = get_provider_type(type_name)
-    full = pt.detect(file, {**SIMPLIFIED_PARAMS.get(type_name, {}), **(params or {})})
-    return pt.read_schema(file, full).layout
+    return read_file_schema(file, params, simplified=True)[2].layout
 
 
 def ensure_simplified(ws: Workspace, name: str, file: str | Path, window: str,

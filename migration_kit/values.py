@@ -27,6 +27,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
+import babel
+
 from migration_kit.errors import BadInputError
 
 TYPES = ("string", "integer", "decimal", "date", "boolean")
@@ -40,19 +42,6 @@ class Locale:
     decimal_sep: str
     thousands_seps: tuple[str, ...]
     date_formats: tuple[str, ...]
-
-
-LOCALES: dict[str, Locale] = {
-    loc.name: loc
-    for loc in (
-        Locale("invariant", ".", (), ("%Y-%m-%d",)),
-        Locale("en-US", ".", (",",), ("%m/%d/%Y",)),
-        Locale("en-GB", ".", (",",), ("%d/%m/%Y",)),
-        Locale("nb-NO", ",", (" ", "\xa0", "\u202f", "."), ("%d.%m.%Y",)),
-        Locale("de-DE", ",", (".",), ("%d.%m.%Y",)),
-        Locale("sv-SE", ",", (" ", "\xa0", "\u202f"), ("%Y-%m-%d",)),
-    )
-}
 
 
 def get_locale(name: str | Locale | None) -> Locale:
@@ -97,6 +86,53 @@ def to_str(v: Any) -> str | None:
     if isinstance(v, date):
         return v.isoformat()
     return str(v)
+
+
+class FileText:
+    """Values back to the text a file holds: the one writer of every provider type that writes
+    text (CSV fields, XML elements and attributes).
+
+    Dates in ``date_format`` (strptime-style; ISO by default), numbers with
+    ``decimal_separator``, booleans ``true``/``false``, text as is. A datetime at midnight
+    (no time zone) is a date; any other datetime is ISO 8601 (``2024-01-31T10:05:00``), as
+    :func:`to_str` writes it and every reader here accepts it.
+    """
+
+    def __init__(self, date_format: str | None = None, decimal_separator: str | None = "."):
+        self.date_format = date_format or "%Y-%m-%d"
+        self.sep = decimal_separator or "."
+        self._dates: dict[date, str] = {}  # strftime once per distinct date
+
+    def _date(self, v: date) -> str:
+        text = self._dates.get(v)
+        if text is None:
+            text = v.strftime(self.date_format)
+            if len(self._dates) < 10_000:
+                self._dates[v] = text
+        return text
+
+    def __call__(self, v: Any) -> str:
+        if type(v) is date:
+            return self._date(v)
+        if type(v) is Decimal:  # the usual value: what the branch below returns
+            s = str(v)
+            return s.replace(".", self.sep) if self.sep != "." else s
+        if isinstance(v, str):
+            return v
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, float | Decimal):
+            s = repr(v) if isinstance(v, float) else str(v)
+            return s.replace(".", self.sep) if self.sep != "." else s
+        if isinstance(v, datetime):
+            if v.time() == time() and v.tzinfo is None:
+                return v.strftime(self.date_format)
+            return v.isoformat()
+        if isinstance(v, date):
+            return v.strftime(self.date_format)
+        return str(v)
 
 
 # --------------------------------------------------------------------------- numbers
@@ -224,6 +260,35 @@ def dotnet_to_strptime(fmt: str) -> str:
             out.append(fmt[i])
             i += 1
     return "".join(out)
+
+
+# --------------------------------------------------------------------------- locales
+
+# The locales files are read and written in. Their separators and date form come from CLDR
+# (babel): the decimal and group symbols, and the short date pattern with a four-digit year
+# and two-digit day and month (this module's rule for dates).
+SUPPORTED_LOCALES = ("en-US", "en-GB", "nb-NO", "de-DE", "sv-SE")
+# A group of thousands written with a space may use any of these, whichever CLDR names.
+_SPACES = (" ", "\xa0", "\u202f")
+# Group separators files of a locale carry beyond CLDR's: Norwegian ledgers group with '.'.
+_ALSO_GROUPED = {"nb-NO": (".",)}
+
+
+def _cldr_locale(name: str) -> Locale:
+    cldr = babel.Locale.parse(name, sep="-")
+    symbols = cldr.number_symbols["latn"]
+    group = symbols["group"]
+    seps = (_SPACES if group in _SPACES else (group,)) + _ALSO_GROUPED.get(name, ())
+    short = cldr.date_formats["short"].pattern
+    short = re.sub(r"y+", "yyyy", short)
+    short = re.sub(r"(?<!d)d(?!d)", "dd", re.sub(r"(?<!M)M(?!M)", "MM", short))
+    return Locale(name, symbols["decimal"], seps, (dotnet_to_strptime(short),))
+
+
+LOCALES: dict[str, Locale] = {
+    "invariant": Locale("invariant", ".", (), ("%Y-%m-%d",)),
+    **{name: _cldr_locale(name) for name in SUPPORTED_LOCALES},
+}
 
 
 @dataclass(frozen=True)
@@ -441,7 +506,7 @@ def format_value(v: Any, type_name: str, locale: str | Locale | None = None,
 
 
 __all__ = [
-    "LOCALES", "TYPES", "Locale", "convert", "date_pattern", "dotnet_to_strptime",
+    "LOCALES", "TYPES", "FileText", "Locale", "convert", "date_pattern", "dotnet_to_strptime",
     "format_date", "format_number", "format_value", "get_locale", "is_number_format", "to_bool", "to_date",
     "to_decimal", "to_int", "to_str",
 ]

@@ -58,17 +58,17 @@ class Workspace:
         self.rights: Rights = load_rights(self.root / "users.yaml", self.user)
         self.windows = WindowRegistry([resources.templates(), self.root])
         self.db_url = db.resolve_url(self.root, db_url, self.settings.get("database"))
-        self.engine = db.make_engine(self.db_url)
+        self.db_engine = db.make_engine(self.db_url)  # SQLAlchemy; not the engine/ package
         self.store = ERPStore(self.windows)
-        found = db.schema_version(self.engine) if _has_schema(self.engine) else None
+        found = db.schema_version(self.db_engine) if _has_schema(self.db_engine) else None
         if found is None or found < db.SCHEMA_VERSION:
             # A fresh database (e.g. a new PostgreSQL URL for an existing workspace), or one
             # of an older schema version, upgraded in place.
-            db.create_schema(self.engine)
+            db.create_schema(self.db_engine)
         elif found > db.SCHEMA_VERSION:
             raise BadInputError(f"workspace schema version {found} is newer than this "
                                 f"release ({db.SCHEMA_VERSION}); upgrade migration_kit")
-        self.store.create_all(self.engine)
+        self.store.create_all(self.db_engine)
 
     @classmethod
     def init(cls, root: str | Path, *, db_url: str | None = None, user: str | None = None,
@@ -98,18 +98,18 @@ class Workspace:
     # -- database ----------------------------------------------------------------------
     @contextmanager
     def transaction(self):
-        with self.engine.begin() as conn:
+        with self.db_engine.begin() as conn:
             yield conn
 
     def connect(self) -> Connection:
-        return self.engine.connect()
+        return self.db_engine.connect()
 
     def require(self, window_id: str, right: str) -> None:
         self.windows.get(window_id)
         self.rights.require(window_id, right)
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        self.db_engine.dispose()
 
     def __enter__(self) -> Workspace:
         return self

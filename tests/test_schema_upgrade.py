@@ -31,7 +31,7 @@ def test_version_1_database_is_upgraded_and_keeps_its_ledger(tmp_path):
     con.close()
 
     ws = Workspace(tmp_path / "ws")
-    assert db.schema_version(ws.engine) == db.SCHEMA_VERSION == 3
+    assert db.schema_version(ws.db_engine) == db.SCHEMA_VERSION == 3
     # the old ledger rows (no version, no digest) still keep their keys from a second import
     p = api.prepare(ws, "accounts", progress=False)
     assert p.already_processed == 8
@@ -60,7 +60,7 @@ def test_version_2_database_gets_run_and_checksum_columns(tmp_path):
     con.close()
 
     ws = Workspace(tmp_path / "ws")
-    assert db.schema_version(ws.engine) == 3
+    assert db.schema_version(ws.db_engine) == 3
     with ws.connect() as conn:
         rows = conn.execute(db.import_ledger.select().where(
             db.import_ledger.c.scenario == "sales_invoices")).mappings().all()

@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from migration_kit import api, runbook
+from migration_kit.catalog.versions import Provider
 from migration_kit.erp.windows import WindowRegistry
 from migration_kit.errors import BadInputError, DefinitionError, ScenarioError
-from migration_kit.providers.versions import Provider
 from migration_kit.scenarios.model import Scenario, definition_problems
 from migration_kit.workspace import Workspace
 

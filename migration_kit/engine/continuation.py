@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .mapping import ImportMapping, MappingError
+from ..errors import MappingError
+from .mapping import ImportMapping
 
 # The "target" of the error of a continuation line that has no record above it.
 CONTINUATION_BEFORE_KEY = "continuation row"

@@ -21,10 +21,11 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
 
-from .. import db, guard
+from .. import db
+from ..catalog.versions import FileVersion, Provider, load_provider, store_written_version
 from ..erp.store import bulk_insert
 from ..errors import BadInputError, FormulaRuntimeError
-from ..providers.versions import FileVersion, Provider, load_provider, store_written_version
+from ..jsonio import dump_row
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..values import convert
@@ -35,10 +36,9 @@ from .mapping import export_getters, flatten, formula_context
 from .prepare import (
     CHUNK,
     PrepareSummary,
-    _clear_prepared,
-    _save_state,
-    dump_row,
+    clear_prepared,
     prepared_state,
+    save_prepared_state,
 )
 from .progress import progress_bar
 
@@ -112,7 +112,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
     bar = progress_bar(progress, desc=f"prepare {sc.name}", unit="rows")
     with ws.transaction() as conn:
         run = history.start(conn, sc.name, "prepare", ws.user)
-        _clear_prepared(conn, sc.name)
+        clear_prepared(conn, sc.name)
         rec_rows: list[dict[str, Any]] = []
         line_rows: list[dict[str, Any]] = []
         with ws.connect() as read:
@@ -155,7 +155,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
             conn.execute(insert(PR), rec_rows)
         bulk_insert(conn, PL, line_rows)
         bar.close()
-        _save_state(conn, sc, columns, None)
+        save_prepared_state(conn, sc, columns, None)
         summary = PrepareSummary(sc.name, None, lines, records, filtered, 0, errors)
         history.finish(conn, run, status="done", counts=summary.to_dict())
     return summary
@@ -360,22 +360,3 @@ def _column_check(c: str, f: Any, limit: int | None, neutral: bool) -> Callable[
         return v
 
     return typed
-
-
-def latest(ws: Workspace, provider: str, output: str | Path | None = None) -> FileVersion:
-    """The newest file version of a provider; copied to ``output`` when given."""
-    import shutil
-
-    from ..providers.versions import latest_version
-
-    guard.provider(ws, provider, "view")
-    fv = latest_version(ws, provider)
-    if output is not None:
-        out = Path(output)
-        if not out.parent.is_dir():
-            raise BadInputError(f"{out}: no folder {out.parent} to copy the file into")
-        try:
-            shutil.copyfile(fv.path, out)
-        except OSError as e:
-            raise BadInputError(f"{out}: cannot write the file: {e.strerror}") from None
-    return fv

@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import and_, delete, func, select
 
 from .. import db
+from ..catalog.objects import read_part
+from ..catalog.versions import FileVersion, Provider
 from ..erp.store import bulk_insert
 from ..errors import Location, SourceError
-from ..providers.base import Batch
-from ..providers.objects import read_part
-from ..providers.versions import FileVersion, Provider
+from ..jsonio import dump_row
+from ..providers.base import RowBatch
 from ..scenarios.model import Scenario
 from ..workspace import Workspace
-from .prepare import dump_row
 
 ST = db.stage_row
 PAGE = 2000
@@ -82,7 +82,7 @@ class TwoObjects:
             e.args = (str(e),)
             raise
 
-    def _stage_batch(self, conn, side: _Side, batch: Batch, idx: list[int], n: int) -> None:
+    def _stage_batch(self, conn, side: _Side, batch: RowBatch, idx: list[int], n: int) -> None:
         rows = []
         for values, line in zip(batch.rows, batch.lines):
             n += 1
@@ -92,13 +92,13 @@ class TwoObjects:
         bulk_insert(conn, ST, rows)
 
     def _shown(self, side: _Side) -> str:
-        from ..providers.objects import part
+        from ..catalog.objects import part
 
         p = part(self.prov, side.object)
         return (f"{p.original_name} (sheet {side.object})" if p.file is None
                 else p.original_name)
 
-    def batches(self, conn) -> Iterator[Batch]:
+    def batches(self, conn) -> Iterator[RowBatch]:
         s = self.sc.name
         conn.execute(delete(ST).where(ST.c.scenario == s))
         self._stage(conn, self.summary, [a for a, _ in self.link])
@@ -125,7 +125,7 @@ class TwoObjects:
                 head = json.loads(r.data)
                 rows.append(tuple(head + (json.loads(r.d) if r.d is not None else [None] * n_d)))
                 lines.append(r.dline if r.dline is not None else r.source_line)
-            yield Batch(self.columns, rows, lines, self.detail.file)
+            yield RowBatch(self.columns, rows, lines, self.detail.file)
         conn.execute(delete(ST).where(ST.c.scenario == s))
 
     def _check(self, conn) -> None:

@@ -57,7 +57,7 @@ def scenario_lock(ws: Workspace, scenario: str, action: str):
     holds it since when. A run left ``running`` in the history by a process that died is
     marked ``interrupted`` here: whoever gets the lock knows no such run is alive.
     """
-    if ws.engine.dialect.name == "postgresql":
+    if ws.db_engine.dialect.name == "postgresql":
         cm = _advisory_lock(ws, scenario, action)
     else:
         cm = _file_lock(ws, scenario, action)
@@ -87,7 +87,7 @@ def settle_runs(ws: Workspace, scenario: str) -> None:
 
 @contextmanager
 def _advisory_lock(ws: Workspace, scenario: str, action: str):
-    conn = ws.engine.connect()
+    conn = ws.db_engine.connect()
     got = False
     try:
         got = bool(conn.execute(text("select pg_try_advisory_lock(:k)"),

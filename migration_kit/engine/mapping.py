@@ -11,23 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..erp.windows import FieldDef, WindowDef
-from ..errors import FormulaRuntimeError
+from ..errors import FormulaRuntimeError, MappingError
+from ..formula import FormulaContext, ValueMap, compile_formula
 from ..scenarios import valuemaps
-from ..scenarios.formula import FormulaContext, ValueMap, compile_formula
 from ..scenarios.model import MappingLine, Scenario
 from ..values import convert
 from ..workspace import Workspace
 
 Getter = Callable[[Mapping[str, Any]], Any]
-
-
-class MappingError(Exception):
-    """A value that could not be mapped: the target field and why."""
-
-    def __init__(self, target: str, message: str):
-        self.target = target
-        self.message = message
-        super().__init__(f"{target}: {message}")
 
 
 def value_maps(ws: Workspace) -> dict[str, ValueMap]:
@@ -40,9 +31,12 @@ def value_maps(ws: Workspace) -> dict[str, ValueMap]:
     return out
 
 
-def formula_context(ws: Workspace, sc: Scenario) -> FormulaContext:
-    kw: dict[str, Any] = {"value_maps": value_maps(ws), "locale": sc.locale}
-    today = sc.options.get("today") or ws.settings.get("today")
+def formula_context(ws: Workspace, sc: Scenario | None = None) -> FormulaContext:
+    """The value maps, locale and "today" formulas see (``sc`` None: no scenario yet, as in
+    the mapping widget's preview)."""
+    kw: dict[str, Any] = {"value_maps": value_maps(ws),
+                          "locale": sc.locale if sc is not None else None}
+    today = (sc.options.get("today") if sc is not None else None) or ws.settings.get("today")
     if today:  # a fixed "today" keeps headless runs reproducible
         from ..values import to_date
 

@@ -6,25 +6,24 @@ file) leaves everything as it was.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field, replace
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
 
 from .. import db
+from ..catalog.versions import get_version, load_provider
 from ..erp.store import bulk_insert
-from ..errors import BadInputError, Location, SourceError
-from ..providers.versions import get_version, load_provider
+from ..errors import BadInputError, Location, MappingError, SourceError
+from ..jsonio import dump_row
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..workspace import Workspace
 from . import grouping, history
 from .continuation import CONTINUATION_BEFORE_KEY, Continuation
 from .lock import scenario_lock
-from .mapping import ImportMapping, MappingError
+from .mapping import ImportMapping
 from .progress import progress_bar
 from .sources import row_source
 
@@ -70,39 +69,6 @@ class PrepareSummary:
         return text
 
 
-def encode(v: Any) -> Any:
-    """A source value as JSON: dates and decimals as text."""
-    if isinstance(v, dt.datetime):
-        return v.isoformat() if v.time() != dt.time() else v.date().isoformat()
-    if isinstance(v, dt.date):
-        return v.isoformat()
-    if isinstance(v, Decimal):
-        return format(v, "f")
-    return v
-
-
-def _encode_other(v: Any) -> Any:
-    t = type(v)
-    if t is Decimal:  # the usual values first: what encode() returns for them
-        return format(v, "f")
-    if t is dt.date:
-        return v.isoformat()
-    out = encode(v)
-    if out is v:
-        raise TypeError(f"Object of type {type(v).__name__} is not JSON serializable")
-    return out
-
-
-# json's C encoder calls ``_encode_other`` only for values JSON has no type for (dates,
-# decimals): the same text as encoding every value first, without a Python call per value.
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
-                          default=_encode_other).encode
-
-
-def dump_row(values: list[Any] | tuple) -> str:
-    return _dumps(values)
-
-
 def doc_key(identity: dict[str, Any] | None) -> str | None:
     return json.dumps(identity, sort_keys=True, ensure_ascii=False) if identity else None
 
@@ -130,7 +96,7 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
     lines = records = filtered = 0
     with ws.transaction() as conn:
         run = history.start(conn, sc.name, "prepare", ws.user, fv.version)
-        _clear_prepared(conn, sc.name)
+        clear_prepared(conn, sc.name)
         rec_rows: list[dict[str, Any]] = []
         line_rows: list[dict[str, Any]] = []
         current: dict[str, Any] | None = None
@@ -191,7 +157,7 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
         gathered = grouping.gather(conn, sc.name) if one_per_key else 0
         match = grouping.match_ledger(conn, sc.name, fv.version,
                                       one_record_per_key=one_per_key, mode=sc.mode)
-        _save_state(conn, sc, columns, fv.version)
+        save_prepared_state(conn, sc, columns, fv.version)
         n_records, n_errors = conn.execute(
             select(func.count(), func.count(db.prepared_record.c.error))
             .where(db.prepared_record.c.scenario == sc.name)).one()
@@ -214,7 +180,8 @@ def _flush(conn, rec_rows: list, line_rows: list, *, keep_last: bool) -> None:
     line_rows.clear()
 
 
-def _clear_prepared(conn, scenario: str) -> None:
+def clear_prepared(conn, scenario: str) -> None:
+    """Remove a scenario's prepared records and lines (before a new prepare writes them)."""
     conn.execute(delete(db.prepared_line).where(db.prepared_line.c.scenario == scenario))
     conn.execute(delete(db.prepared_record).where(db.prepared_record.c.scenario == scenario))
 
@@ -230,7 +197,8 @@ def prepared_state(conn, scenario: str, *, then: str = "prepare"):
     return state
 
 
-def _save_state(conn, sc: Scenario, columns: list[str], version: int | None) -> None:
+def save_prepared_state(conn, sc: Scenario, columns: list[str], version: int | None) -> None:
+    """Write down what a prepare wrote (read back by :func:`prepared_state`)."""
     st = db.scenario_state
     prev = conn.execute(select(st).where(st.c.scenario == sc.name)).mappings().first()
     values = {"kind": sc.kind, "columns": columns, "file_version": version,

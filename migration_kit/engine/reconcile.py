@@ -29,17 +29,18 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 
 from .. import db
+from ..catalog.versions import latest_version
 from ..erp.digest import DEFAULT_SCALE, DocumentDigest
 from ..erp.store import norm_key
-from ..errors import BadInputError, MigrationError
+from ..errors import BadInputError, MappingError, MigrationError
 from ..jsonio import dumps
-from ..providers.versions import latest_version
+from ..report import COUNT_LABELS, reconcile_fragment, reconcile_html
 from ..scenarios.model import Scenario, load_scenario
 from ..values import convert
 from ..workspace import Workspace
 from .grouping import key_text
 from .lock import scenario_lock
-from .mapping import ImportMapping, MappingError
+from .mapping import ImportMapping
 from .prepare import prepared_state
 
 PR = db.prepared_record
@@ -50,30 +51,6 @@ PAGE = 1000  # prepared records (with their lines and ERP documents) per read
 LISTED = 1000  # differences kept one by one for the report; the rest are counted
 ZERO = Decimal(0)
 _SKIP = object()  # a mapped field whose stored value the ERP chooses (numbering, defaults)
-
-# The order and wording of the counts in every output.
-COUNT_LABELS = {
-    "source_lines": "source lines in the file version",
-    "left_out": "lines left out by restrictions",
-    "prepared_lines": "prepared lines",
-    "prepared_records": "prepared records",
-    "imported": "imported",
-    "imported_before": "imported before (skipped, in the ERP)",
-    "inactive": "inactive",
-    "failed": "failed (in error)",
-    "not_processed": "not yet processed",
-    "processed_without_document": "marked processed without a document",
-    "documents_expected": "documents expected in the ERP",
-    "documents_found": "documents found in the ERP",
-    "documents_missing": "documents missing from the ERP",
-    "documents_changed": "documents changed in the ERP after import",
-    "documents_differ": "documents with other values than the file",
-    "documents_extra": "documents of this scenario not in this file version",
-    "lines_file": "document lines in the file",
-    "lines_erp": "document lines in the ERP",
-}
-NOT_IN_ERP = ("inactive", "failed", "not_processed", "processed_without_document")
-
 
 class ReconcileError(MigrationError):
     """The ERP does not reconcile with the file: ``documents`` names the first documents
@@ -238,8 +215,6 @@ class ReconcileReport:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        from ..report import reconcile_fragment
-
         return reconcile_fragment(self)
 
 
@@ -318,7 +293,7 @@ class _Comparer:
     the computed fields the ERP derives from them), compared with the stored one."""
 
     def __init__(self, ws: Workspace, sc: Scenario):
-        from ..scenarios.formula import FormulaContext, compile_formula
+        from ..formula import FormulaContext, compile_formula
 
         self.window = w = ws.windows.get(sc.window)
         self.mapping = ImportMapping(ws, sc, w)
@@ -456,8 +431,6 @@ def reconcile(ws: Workspace, name: str, *, output: str | Path | None = None
             raise
         os.replace(tmp_csv, csv_path)
     report.html_path, report.csv_path, report.json_path = html_path, csv_path, json_path
-    from ..report import reconcile_html
-
     _write_text(json_path, dumps(report.to_dict(), indent=1))
     _write_text(html_path, reconcile_html(report))
     return report
@@ -486,7 +459,7 @@ class _Reconciler:
 
     def run(self, out) -> ReconcileReport:
         ws, sc = self.ws, self.sc
-        conn = ws.engine.connect()
+        conn = ws.db_engine.connect()
         if conn.dialect.name == "postgresql":  # one snapshot for every page
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         try:

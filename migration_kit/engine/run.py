@@ -11,14 +11,14 @@ from typing import Any
 from sqlalchemy import select
 
 from .. import db
+from ..catalog.versions import latest_version
 from ..errors import RecordError
-from ..providers.versions import latest_version
 from ..scenarios.model import load_scenario
 from ..workspace import Workspace
 from .import_ import Importer, ImportSummary
 from .lock import scenario_lock
 from .prepare import PrepareSummary, prepare
-from .prepared import counts
+from .prepared_tools import counts
 from .workers import refuse_unless_parallel, run_parallel
 
 

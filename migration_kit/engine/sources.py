@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..providers.base import Batch
-from ..providers.versions import FileVersion, Provider
+from ..catalog.versions import FileVersion, Provider
+from ..providers.base import RowBatch
 from ..scenarios.model import Scenario
 from ..workspace import Workspace
 
@@ -26,7 +26,7 @@ class SingleObject:
     def columns(self) -> list[str]:
         return self.prov.schema.columns()
 
-    def batches(self, conn) -> Iterator[Batch]:
+    def batches(self, conn) -> Iterator[RowBatch]:
         return self.prov.ptype.read_batches(self.fv.path, self.prov.params, self.prov.schema)
 
 

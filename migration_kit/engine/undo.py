@@ -137,7 +137,7 @@ def undo(ws: Workspace, name: str, run: int | None = None, *, force: bool = Fals
                             "cannot be deleted, so an import into it cannot be undone",
                             scenario=name)
     with scenario_lock(ws, sc.name, "undo"):
-        conn = ws.engine.connect()
+        conn = ws.db_engine.connect()
         try:
             trans = conn.begin()
             try:

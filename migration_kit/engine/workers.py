@@ -58,11 +58,11 @@ class _Again(Exception):
 
 
 def refuse_unless_parallel(ws: Workspace, workers: int, what: str | None = None) -> None:
-    if workers > 1 and ws.engine.dialect.name != "postgresql":
+    if workers > 1 and ws.db_engine.dialect.name != "postgresql":
         raise BadInputError(
             f"{what or f'workers: {workers}'} needs a PostgreSQL database; this workspace's "
             "database is "
-            f"{ws.engine.dialect.name} ({ws.db_url.split('://')[0]}), where one process "
+            f"{ws.db_engine.dialect.name} ({ws.db_url.split('://')[0]}), where one process "
             "writes at a time. Import with workers 1, or set the workspace's database to a "
             "PostgreSQL URL (migration.yaml: database)")
 

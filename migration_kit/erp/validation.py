@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from ..errors import FieldError, FormulaRuntimeError
-from ..scenarios.formula import FormulaContext, compile_formula
+from ..formula import FormulaContext, compile_formula
 from ..values import convert
 from .windows import FieldDef, ObjectDef, WindowDef
 

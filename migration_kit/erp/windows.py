@@ -18,8 +18,10 @@ from .. import resources
 from ..definitions import Strict, check, choice
 from ..definitions import rule as valid_if
 from ..errors import BadInputError, DefinitionError, Location, NotFoundError
+from ..values import TYPES
 
-FIELD_TYPES = ("string", "integer", "decimal", "date", "boolean", "enum")
+# a window field is a value type, or one of a fixed list of codes
+FIELD_TYPES = (*TYPES, "enum")
 RULES = ("min_lines", "exactly_one_nonzero", "balanced", "unique")
 # what each rule needs besides `rule`
 RULE_NEEDS = {"min_lines": ("object",), "exactly_one_nonzero": ("object", "fields"),

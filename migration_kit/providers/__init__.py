@@ -4,11 +4,11 @@ Pure file handling, no database: ``get_provider_type(type_for_file(path))`` give
 its ``detect``, ``read_schema``, ``read_batches`` and ``write`` do the work.
 """
 
-from .base import Batch, FieldSchema, ObjectSchema, ProviderType, Schema
+from .base import FieldSchema, ObjectSchema, ProviderType, RowBatch, Schema
 from .registry import get_provider_type, provider_types, type_for_file
 from .schema import check_size, infer_type, schema_diff
 
 __all__ = [
-    "Batch", "FieldSchema", "ObjectSchema", "ProviderType", "Schema", "check_size",
+    "FieldSchema", "ObjectSchema", "ProviderType", "RowBatch", "Schema", "check_size",
     "get_provider_type", "infer_type", "provider_types", "schema_diff", "type_for_file",
 ]

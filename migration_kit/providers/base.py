@@ -16,8 +16,6 @@ from typing import Any, Protocol
 
 from migration_kit.errors import Location
 
-TYPES = ("string", "integer", "decimal", "date", "boolean")
-
 
 @dataclass
 class FieldSchema:
@@ -262,7 +260,7 @@ class Schema:
 
 
 @dataclass
-class Batch:
+class RowBatch:
     """Up to ``batch_size`` rows of a file, with the source line of each row.
 
     ``warnings`` holds readable notes about rows that were repaired (ragged rows read with
@@ -284,11 +282,13 @@ class Batch:
 
 
 class ProviderType(Protocol):
-    """One file format. Implementations live in ``csv.py``, ``excel.py`` and ``xml.py``."""
+    """One file format: a module of this package that registers it (``registry.register``)."""
 
     name: str
     extensions: tuple[str, ...]
     writable: bool
+    params_model: type  # the pydantic model of its parameters (unknown keys are problems)
+    simplified_params: dict[str, Any]  # the defaults of a simplified scenario's provider
 
     def detect(self, path: Path, params: dict) -> dict:
         """Fill in missing or ``"auto"`` parameters; return the complete, plain params dict."""
@@ -297,7 +297,7 @@ class ProviderType(Protocol):
     def read_schema(self, path: Path, params: dict, sample_rows: int = 1000) -> Schema: ...
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[Batch]: ...
+                     batch_size: int = 5000) -> Iterator[RowBatch]: ...
 
     def write(self, path: Path, params: dict, schema: Schema, columns: list[str],
               rows: Iterable[tuple]) -> int: ...
@@ -309,7 +309,7 @@ def display_name(path: Path | str) -> str:
 
 
 class BatchBuilder:
-    """Collects rows and their lines; ``take()`` hands out a full :class:`Batch`."""
+    """Collects rows and their lines; ``take()`` hands out a full :class:`RowBatch`."""
 
     def __init__(self, columns: list[str], file: str, batch_size: int, sheet: str | None = None):
         self.columns = columns
@@ -331,8 +331,8 @@ class BatchBuilder:
     def full(self) -> bool:
         return len(self.rows) >= self.batch_size
 
-    def take(self) -> Batch:
-        b = Batch(self.columns, self.rows, self.lines, self.file, self.sheet, self.warnings)
+    def take(self) -> RowBatch:
+        b = RowBatch(self.columns, self.rows, self.lines, self.file, self.sheet, self.warnings)
         self._new()
         return b
 

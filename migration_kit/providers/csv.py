@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import datetime as dt
-import decimal
 import io
 import itertools
 import re
@@ -27,12 +25,13 @@ from typing import Any
 
 from migration_kit.errors import Location, SchemaMismatchError, SourceError
 
+from ..values import FileText
 from .base import (
-    Batch,
     BatchBuilder,
     FieldSchema,
     Layout,
     ObjectSchema,
+    RowBatch,
     Schema,
     atomic_output,
     display_name,
@@ -47,7 +46,8 @@ from .layout import (
     preamble_cells,
     spread_right,
 )
-from .params import check_params
+from .params import CsvParams, check_params
+from .registry import register
 from .schema import FieldStats, check_size, schema_diff
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -95,6 +95,8 @@ class CsvType:
     name = "csv"
     extensions = (".csv", ".txt", ".tsv", ".tab")
     writable = True
+    params_model = CsvParams
+    simplified_params: dict[str, Any] = {"delimiter": ",", "encoding": "auto"}
 
     # -- parameters -------------------------------------------------------------------------
     def detect(self, path: Path, params: dict) -> dict:
@@ -206,7 +208,7 @@ class CsvType:
         return Schema([ObjectSchema("Row", fields)], layout=layout)
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[Batch]:
+                     batch_size: int = 5000) -> Iterator[RowBatch]:
         path = Path(path)
         p = self._params(path, params)
         with _Reader(path, p) as r:
@@ -241,7 +243,7 @@ class CsvType:
         header_rows = 2 if str(p.get("header_rows")) == "2" else 1
         nulls = list(p["null_values"] or [""])
         null_text = "" if "" in nulls else nulls[0]
-        fmt = _Formatter(p["date_format"], p["decimal_separator"])
+        fmt = FileText(p["date_format"], p["decimal_separator"])
         file = display_name(path)
         n = 0
         with atomic_output(path) as tmp, open(tmp, "w", encoding=enc, newline="",
@@ -303,44 +305,6 @@ class CsvType:
 
 
 # -- helpers --------------------------------------------------------------------------------
-class _Formatter:
-    """Values back to text the way the file had them: dates with ``date_format``, decimals with
-    ``decimal_separator``, booleans as ``true``/``false``."""
-
-    def __init__(self, date_format: str | None, decimal_separator: str):
-        self.date_format = date_format or "%Y-%m-%d"
-        self.sep = decimal_separator or "."
-        self._dates: dict[dt.date, str] = {}  # strftime once per distinct date
-
-    def __call__(self, v: Any) -> str:
-        if type(v) is dt.date:
-            text = self._dates.get(v)
-            if text is None:
-                text = v.strftime(self.date_format)
-                if len(self._dates) < 10_000:
-                    self._dates[v] = text
-            return text
-        if type(v) is decimal.Decimal:  # the usual value: what the branch below returns
-            s = str(v)
-            return s.replace(".", self.sep) if self.sep != "." else s
-        if isinstance(v, str):
-            return v
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int):
-            return str(v)
-        if isinstance(v, float | decimal.Decimal):
-            s = repr(v) if isinstance(v, float) else str(v)
-            return s.replace(".", self.sep) if self.sep != "." else s
-        if isinstance(v, dt.datetime):
-            if v.time() == dt.time(0) and v.tzinfo is None:
-                return v.strftime(self.date_format)
-            return v.isoformat(sep=" ")
-        if isinstance(v, dt.date):
-            return v.strftime(self.date_format)
-        return str(v)
-
-
 def _column_order(schema: Schema, header: list[str], file: str, line: int) -> list[int]:
     """Indexes into the file's header for each schema column; mismatch -> SchemaMismatchError.
 
@@ -863,3 +827,6 @@ class _Reader:
             yield out(line, rec)
         for pline, _prec in pending:
             skips.add("trailing", pline)
+
+
+register(CsvType())

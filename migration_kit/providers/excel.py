@@ -38,11 +38,11 @@ from typing import Any
 from migration_kit.errors import Location, SchemaMismatchError, SourceError
 
 from .base import (
-    Batch,
     BatchBuilder,
     FieldSchema,
     Layout,
     ObjectSchema,
+    RowBatch,
     Schema,
     atomic_output,
     display_name,
@@ -60,7 +60,8 @@ from .layout import (
     spread_right,
     width,
 )
-from .params import check_params
+from .params import ExcelParams, check_params
+from .registry import register
 from .schema import check_size, schema_diff
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -84,6 +85,8 @@ class ExcelType:
     name = "excel"
     extensions = (".xlsx", ".xlsm", ".xls")
     writable = True  # .xlsx/.xlsm only: write() refuses .xls
+    params_model = ExcelParams
+    simplified_params: dict[str, Any] = {}
 
     @staticmethod
     def is_writable(path: Path | str) -> bool:
@@ -159,7 +162,7 @@ class ExcelType:
         return Schema([ObjectSchema("Row", fields)], layout=layout)
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[Batch]:
+                     batch_size: int = 5000) -> Iterator[RowBatch]:
         path = Path(path)
         p = self._params(path, params)
         with _SheetReader(path, p) as r:
@@ -795,3 +798,6 @@ def _letter(col: int) -> str:
     from openpyxl.utils import get_column_letter
 
     return get_column_letter(col)
+
+
+register(ExcelType())

@@ -14,9 +14,9 @@ from pydantic import AfterValidator, Field
 
 from ..definitions import Strict, choice, problems, rule
 from ..errors import DefinitionError, Location
+from ..values import TYPES
+from .registry import get_provider_type, provider_types
 
-FIELD_TYPES = ("string", "integer", "decimal", "date", "boolean")
-TYPE_NAMES = ("csv", "excel", "xml")
 _TERMINATORS = ("auto", "\r\n", "\n", "\r")
 
 
@@ -108,11 +108,9 @@ class XmlParams(Strict):
     max_bytes: Positive | None = None
 
 
-PARAMS: dict[str, type[Strict]] = {"csv": CsvParams, "excel": ExcelParams, "xml": XmlParams}
-
-
 def param_problems(type_name: str, params: Any, prefix: tuple = ("params",)) -> list[str]:
-    model = PARAMS.get(type_name)
+    # each type names its model (``params_model``); an unknown type is its own problem
+    model = get_provider_type(type_name).params_model if type_name in provider_types() else None
     return problems(model, params if params is not None else {}, prefix) if model else []
 
 
@@ -127,7 +125,7 @@ def check_params(type_name: str, params: Any, file: str | None = None) -> None:
 # -- providers/NAME.yaml --------------------------------------------------------------------
 class FieldModel(Strict):
     name: str
-    type: Annotated[str, AfterValidator(choice(FIELD_TYPES))] = "string"
+    type: Annotated[str, AfterValidator(choice(TYPES))] = "string"
     max_length: int | None = None
     samples: list[Any] | None = None
     path: str | None = None
@@ -157,7 +155,7 @@ class PartModel(Strict):
 
 class ProviderModel(Strict):
     name: str
-    type: Annotated[str, AfterValidator(choice(TYPE_NAMES))]
+    type: Annotated[str, AfterValidator(lambda v: choice(provider_types())(v))]
     simplified: bool = False
     description: str | None = None
     original_name: str | None = None

@@ -18,8 +18,6 @@ nesting deeper than ``max_depth``.
 from __future__ import annotations
 
 import codecs
-import datetime as dt
-import decimal
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
@@ -31,16 +29,18 @@ from lxml import etree
 
 from migration_kit.errors import BadInputError, Location, SourceError
 
+from ..values import FileText
 from .base import (
-    Batch,
     BatchBuilder,
     FieldSchema,
     ObjectSchema,
+    RowBatch,
     Schema,
     atomic_output,
     display_name,
 )
-from .params import check_params
+from .params import XmlParams, check_params
+from .registry import register
 from .schema import FieldStats, check_size
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
@@ -82,6 +82,8 @@ class XmlType:
     name = "xml"
     extensions = (".xml",)
     writable = True
+    params_model = XmlParams
+    simplified_params: dict[str, Any] = {}
 
     # -- parameters -------------------------------------------------------------------------
     def detect(self, path: Path, params: dict) -> dict:
@@ -168,7 +170,7 @@ class XmlType:
         return Schema(objects)
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[Batch]:
+                     batch_size: int = 5000) -> Iterator[RowBatch]:
         path = Path(path)
         p = self._params(path, params)
         reader = _RecordReader(path, p)
@@ -216,7 +218,7 @@ class XmlType:
         rec = [ns.clark(s) for s in _steps(record_path)]
         enc = p["encoding"] if p["encoding"] != "auto" else "UTF-8"
         nsmap = {(k or None): v for k, v in ns.p2u.items()}
-        text = _Text(p["date_format"], p["decimal_separator"])
+        text = FileText(p["date_format"], p["decimal_separator"])
         summary = schema.objects[0]
         multi = len(schema.objects) > 1
         col = {c: i for i, c in enumerate(columns)}
@@ -706,28 +708,6 @@ class _ObjectCollector:
 
 
 # -- writing --------------------------------------------------------------------------------
-class _Text:
-    def __init__(self, date_format: str | None, decimal_separator: str | None):
-        self.date_format = date_format or "%Y-%m-%d"
-        self.sep = decimal_separator or "."
-
-    def __call__(self, v: Any) -> str:
-        if isinstance(v, str):
-            return v
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int):
-            return str(v)
-        if isinstance(v, float | decimal.Decimal):
-            s = repr(v) if isinstance(v, float) else str(v)
-            return s.replace(".", self.sep) if self.sep != "." else s
-        if isinstance(v, dt.datetime):
-            return v.isoformat()
-        if isinstance(v, dt.date):
-            return v.strftime(self.date_format)
-        return str(v)
-
-
 class _Node:
     __slots__ = ("tag", "attrib", "text", "children")
 
@@ -758,7 +738,7 @@ def _set(node: _Node, path: str, value: str, ns: _Ns) -> None:
 
 
 def _fill(node: _Node, fields: list[FieldSchema], idx: list[int | None], row: tuple, ns: _Ns,
-          text: _Text, start: int = 0, stop: int | None = None) -> None:
+          text: FileText, start: int = 0, stop: int | None = None) -> None:
     for f, i in list(zip(fields, idx))[start:stop]:
         if i is None:
             continue
@@ -768,7 +748,7 @@ def _fill(node: _Node, fields: list[FieldSchema], idx: list[int | None], row: tu
 
 
 def _build(tag: str, summary: ObjectSchema, key: tuple, dets: list, group: list[tuple], ns: _Ns,
-           text: _Text) -> _Node:
+           text: FileText) -> _Node:
     """One record element: summary fields, with the detail elements at their position."""
     root = _Node(tag)
     s_idx = list(range(len(key)))
@@ -801,3 +781,6 @@ def _emit(xf: Any, node: _Node, nsmap: dict | None = None) -> None:
             xf.write(node.text)
         for c in node.children:
             _emit(xf, c)
+
+
+register(XmlType())

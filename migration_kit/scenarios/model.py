@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from ..catalog.versions import Provider, check_name, load_provider
 from ..definitions import Strict, choice, rule
 from ..definitions import problems as model_problems
 from ..errors import (
@@ -25,11 +26,10 @@ from ..errors import (
     NotFoundError,
     ScenarioError,
 )
-from ..providers.versions import Provider, check_name, load_provider
+from ..formula import check_formula, compile_formula
 from ..values import LOCALES
 from ..workspace import Workspace, dump_yaml, load_yaml
 from .conditions import Restriction, check_restrictions
-from .formula import check_formula, compile_formula
 
 MODES = ("insert", "upsert")
 SYNC = ("full", "incremental")

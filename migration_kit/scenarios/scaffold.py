@@ -3,11 +3,11 @@ the same suggestions as simplified scenarios, written as YAML for the consultant
 
 from __future__ import annotations
 
+from ..catalog.versions import load_provider
 from ..errors import BadInputError
-from ..providers.versions import load_provider
 from ..workspace import Workspace
 from .model import MappingLine, Scenario, save_scenario, scenario_path
-from .simplified import _ordered, suggest_mapping
+from .simplified import ordered_mapping, suggest_mapping
 
 
 def new_scenario(ws: Workspace, name: str, provider: str, window_id: str,
@@ -21,7 +21,7 @@ def new_scenario(ws: Workspace, name: str, provider: str, window_id: str,
     pairs = [(s, t) for s, t in suggest_mapping(ws, window, prov.schema.columns()).items()
              if t]
     if kind == "import":
-        mapping = _ordered(window, pairs)
+        mapping = ordered_mapping(window, pairs)
     elif kind == "export":
         mapping = [MappingLine(target=s, source=t) for s, t in pairs]
     else:

@@ -13,16 +13,16 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from ..erp.windows import WindowDef
-from ..errors import BadInputError, ScenarioError
-from ..providers.registry import type_for_file
-from ..providers.versions import (
-    add_provider,
+from ..catalog.uploads import add_provider
+from ..catalog.versions import (
     discard_new_provider,
     load_provider,
     provider_path,
     save_provider,
 )
+from ..erp.windows import WindowDef
+from ..errors import BadInputError, ScenarioError
+from ..providers.registry import get_provider_type, type_for_file
 from ..workspace import Workspace
 from .model import (
     MappingLine,
@@ -34,10 +34,6 @@ from .model import (
     save_scenario,
     scenario_path,
 )
-
-# The spec's defaults for providers of simplified scenarios.
-SIMPLIFIED_PARAMS = {"csv": {"delimiter": ",", "encoding": "auto"}, "excel": {}, "xml": {}}
-
 
 # Names legacy systems use for the ERP's fields (normalised: lower case, letters and digits).
 SYNONYMS = {
@@ -139,10 +135,11 @@ def create_simplified(ws: Workspace, name: str, file: str | Path, window_id: str
         raise ScenarioError(f"simplified scenario {name!r} cannot be created",
                             problems=problems)
     prov = add_provider(ws, name, file, type_name=type_name,
-                        params={**SIMPLIFIED_PARAMS.get(type_name, {}), **(params or {})},
+                        params={**get_provider_type(type_name).simplified_params,
+                                **(params or {})},
                         simplified=True, description=f"created for simplified scenario {name}")
     sc = Scenario(name=name, kind="import", window=window.id, provider=prov.name,
-                  mapping=_ordered(window, pairs), keys=list(keys or []),
+                  mapping=ordered_mapping(window, pairs), keys=list(keys or []),
                   options={"break_on_error": True, "mode": "insert", **(options or {})},
                   simplified=True)
     problems = check_scenario(ws, sc)
@@ -178,7 +175,7 @@ def _check_pairs(window: WindowDef, pairs: Pairs, keys: list[str]) -> list[str]:
     return problems
 
 
-def _ordered(window: WindowDef, pairs: Pairs) -> list[MappingLine]:
+def ordered_mapping(window: WindowDef, pairs: Pairs) -> list[MappingLine]:
     """Mapping lines in the window's order (summary first), then the Save action."""
     order = {f"{o}.{f.name}": i for i, (o, f) in enumerate(window.all_fields())}
     lines = [MappingLine(target=t, source=s) for s, t in sorted(pairs, key=lambda p:
@@ -200,7 +197,7 @@ def update_simplified(ws: Workspace, name: str, mapping: Pairs | Mapping[str, st
     if problems:
         raise ScenarioError(f"simplified scenario {name!r} cannot be changed",
                             problems=problems)
-    sc.mapping = _ordered(window, pairs)
+    sc.mapping = ordered_mapping(window, pairs)
     sc.keys = list(keys or [])
     save_scenario(ws, sc)
     return sc

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..catalog.versions import check_name
 from ..errors import NotFoundError
-from ..providers.versions import check_name
 from ..workspace import Workspace, dump_yaml, load_yaml
 
 

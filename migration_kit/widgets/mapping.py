@@ -9,7 +9,6 @@ its provider, or saves the new mapping of an existing one.
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,7 @@ from typing import Any
 import ipywidgets as W
 
 from .. import api, runbook
-from ..engine.mapping import value_maps
 from ..errors import MigrationError
-from ..scenarios.formula import FormulaContext, compile_formula
-from ..values import to_date
 from ..workspace import Workspace
 from .errors import ErrorArea, guarded
 
@@ -70,9 +66,6 @@ class MappingWidget(W.VBox):
         self.ws, self.name, self.file, self.params = ws, name, Path(file), params
         self.window = ws.windows.get(window)
         self.columns, self.head = runbook.read_head(self.file, preview_rows, params)
-        today = ws.settings.get("today")
-        self.ctx = FormulaContext(value_maps=value_maps(ws),
-                                  today=to_date(today) if today else dt.date.today())
         suggested = {t: s for s, t in api.suggest_mapping(ws, self.window, self.columns).items()
                      if t}
         self.rows: list[MappingRow] = []
@@ -109,8 +102,7 @@ class MappingWidget(W.VBox):
             return
         try:
             if src.startswith("="):
-                f = compile_formula(src)
-                values = [f.evaluate(r, self.ctx) for r in self.head]
+                values = api.preview_formula(self.ws, src, self.head)
             else:
                 values = [r.get(src) for r in self.head]
         except MigrationError as e:

@@ -151,7 +151,7 @@ class ExportPanel(W.VBox):
         target = self.download_dir / (sc.provider + api.load_provider(self.ws,
                                                                       sc.provider).extension)
         target.parent.mkdir(parents=True, exist_ok=True)
-        fv = api.latest(self.ws, sc.provider, target)
+        fv = api.latest_version(self.ws, sc.provider, target)
         link = FileLink(os.path.relpath(target), result_html_prefix="Download: ")
         self.link.value = (f"latest version {fv.version} of {html.escape(sc.provider)}: "
                            + link._repr_html_())

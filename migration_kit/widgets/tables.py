@@ -8,7 +8,6 @@ from typing import Any
 import pandas as pd
 
 from .. import api
-from ..providers.base import Layout, lines_text
 from ..workspace import Workspace
 
 SETTLED_COLUMNS = ["what", "where", "settled", "rule"]
@@ -35,7 +34,7 @@ def schema(ws: Workspace, name: str) -> pd.DataFrame:
                          for o in p.schema.objects for f in o.fields])
 
 
-def layout_rows(layout: Layout | None) -> list[dict[str, Any]]:
+def layout_rows(layout: api.Layout | None) -> list[dict[str, Any]]:
     """What was settled reading a file: the header, the preamble above it, each column name
     that was not read as is (or was dropped), the rows skipped by kind."""
     if layout is None:
@@ -60,9 +59,9 @@ def layout_rows(layout: Layout | None) -> list[dict[str, Any]]:
     for kind, info in layout.skipped.items():
         shown = info.get("lines") or []
         more = ", ..." if info["count"] > len(shown) else ""
-        rows.append({"what": "rows", "where": lines_text(shown) + more if shown else "",
+        rows.append({"what": "rows", "where": api.lines_text(shown) + more if shown else "",
                      "settled": f"{info['count']} row(s)",
-                     "rule": Layout.SKIP_TEXT.get(kind, kind)})
+                     "rule": api.Layout.SKIP_TEXT.get(kind, kind)})
     for note in layout.notes:
         rows.append({"what": "note", "where": "", "settled": "", "rule": note})
     return rows

@@ -15,7 +15,6 @@ import ipywidgets as W
 
 from .. import api
 from ..errors import NotFoundError
-from ..providers.versions import _display_name
 from ..workspace import Workspace
 from . import tables
 from .errors import ErrorArea, guarded
@@ -46,7 +45,7 @@ class UploadWidget(W.VBox):
         """Store ``content`` (a file called ``filename``) into provider ``name``; returns the
         file version. Creates the provider when it does not exist."""
         with tempfile.TemporaryDirectory(prefix="mk-upload-") as tmp:
-            path = Path(tmp) / _display_name(filename)
+            path = Path(tmp) / api.clean_file_name(filename)
             path.write_bytes(content)
             try:
                 api.load_provider(self.ws, name)
@@ -81,7 +80,7 @@ class UploadWidget(W.VBox):
             return  # our own reset below
         try:
             f = files[0]
-            name = self.provider.value.strip() or Path(_display_name(f["name"])).stem
+            name = self.provider.value.strip() or Path(api.clean_file_name(f["name"])).stem
             self.status.value = f"storing {f['name']} ..."
             self.settled.value = ""
             fv = self.store(name, f["name"], bytes(f["content"]))

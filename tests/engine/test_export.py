@@ -75,7 +75,7 @@ def test_round_trip(fmt, workspace, tmp_path):
     s = api.export(workspace, "inv_out", progress=False)
     assert (s.version, s.rows, s.failed) == (2, 10, 0)
     out = tmp_path / f"exported{s.path[-5:].split('.')[-1]}"
-    fv = api.latest(workspace, "inv_out", tmp_path / f"latest.{fv_ext(fmt)}")
+    fv = api.latest_version(workspace, "inv_out", tmp_path / f"latest.{fv_ext(fmt)}")
     assert fv.version == 2 and fv.origin == "export"
     del out
     fresh = Workspace.init(tmp_path / "fresh", db_url=_other_url(workspace, tmp_path))
@@ -95,7 +95,7 @@ def fv_ext(fmt):
 
 
 def _other_url(ws, tmp_path):
-    if ws.engine.dialect.name == "sqlite":
+    if ws.db_engine.dialect.name == "sqlite":
         return None
     import uuid
 
@@ -191,7 +191,7 @@ def test_latest_and_history(sqlite_workspace, tmp_path):
     api.export(ws, "inv_out", progress=False)
     assert [v.version for v in api.versions(ws, "inv_out")] == [1, 2, 3]
     out = tmp_path / "got.csv"
-    fv = api.latest(ws, "inv_out", out)
+    fv = api.latest_version(ws, "inv_out", out)
     assert fv.version == 3 and out.read_bytes() == fv.path.read_bytes()
     acts = [h["action"] for h in api.history_of(ws, "inv_out")]
     assert acts == ["prepare", "export", "prepare", "export"]

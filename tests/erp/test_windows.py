@@ -35,7 +35,7 @@ def snapshot(ws):
 
 
 def test_schema_version_recorded(workspace):
-    assert db.schema_version(workspace.engine) == db.SCHEMA_VERSION
+    assert db.schema_version(workspace.db_engine) == db.SCHEMA_VERSION
     with workspace.connect() as conn:
         assert conn.execute(text("select value from mk_meta where key='schema_version'")
                             ).scalar() == str(db.SCHEMA_VERSION)

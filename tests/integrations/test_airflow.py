@@ -168,7 +168,7 @@ def test_each_drop_is_imported_into_its_own_workspace(good_run, airflow, drop2_d
             "INV-1001", "INV-1002", "INV-1003", "INV-1004", "INV-1005"]
         with api.open_workspace(ws) as w:
             assert {win: len(list(api.list_documents(w, win))) for win in COUNTS} == COUNTS
-            exported = api.latest(w, "sales_invoices_out")
+            exported = api.latest_version(w, "sales_invoices_out")
             assert exported.origin == "export" and exported.version == 2
             assert api.versions(w, "customers")[0].path.read_bytes() == (
                 SAMPLES / "customers.csv").read_bytes()

@@ -27,5 +27,5 @@ def test_nbval_runs_the_notebooks(tmp_path):
     assert " passed" in proc.stdout and "failed" not in proc.stdout
     with api.open_workspace(tmp_path / "ws") as ws:
         assert len(list(api.list_documents(ws, "AR301000"))) == 5
-        assert api.latest(ws, "sales_invoices_out").origin == "export"
+        assert api.latest_version(ws, "sales_invoices_out").origin == "export"
     assert not list(NOTEBOOKS.glob("downloads"))  # nothing written beside the notebooks

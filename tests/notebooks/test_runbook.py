@@ -144,7 +144,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 def test_exported_file_has_the_structure_of_the_sample(demo_run):
     with api.open_workspace(demo_run["workspace"]) as ws:
-        fv = api.latest(ws, "sales_invoices_out")
+        fv = api.latest_version(ws, "sales_invoices_out")
         assert fv.version == 2 and fv.origin == "export"
     exported, sample = _rows(fv.path), _rows(SAMPLES / "sales_invoices.csv")
     assert list(exported[0]) == list(sample[0])  # same columns, same order
@@ -164,13 +164,13 @@ def test_same_parameters_same_result(demo_run, tmp_path):
     """Running the runbook again on the workspace changes no record and exports the same."""
     ws = demo_run["workspace"]
     before = {w: _docs(ws, w) for w in ("AR301000", "GL301000", "AR303000")}
-    first = api.latest(api.open_workspace(ws), "sales_invoices_out").path.read_bytes()
+    first = api.latest_version(api.open_workspace(ws), "sales_invoices_out").path.read_bytes()
     runbook.run_runbook(NOTEBOOKS, tmp_path / "again",
                         {"workspace": str(ws), "interactive": False}, progress=False,
                         timeout=120)
     assert {w: _docs(ws, w) for w in before} == before
     with api.open_workspace(ws) as w:
-        fv = api.latest(w, "sales_invoices_out")
+        fv = api.latest_version(w, "sales_invoices_out")
         summary = api.counts(w, "sales_invoices")
     assert fv.version == 3 and fv.path.read_bytes() == first
     assert summary["processed"] == 5 and summary["todo"] == 0

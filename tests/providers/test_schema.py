@@ -1,4 +1,4 @@
-"""Type inference, schema comparison, size limit, registry, Batch locations."""
+"""Type inference, schema comparison, size limit, registry, RowBatch locations."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import yaml
 
 from migration_kit.errors import Location, NotFoundError, SourceError
 from migration_kit.providers import (
-    Batch,
     FieldSchema,
     ObjectSchema,
+    RowBatch,
     Schema,
     check_size,
     get_provider_type,
@@ -116,7 +116,7 @@ def test_registry():
 
 
 def test_batch_location():
-    b = Batch(["a"], [("1",), ("2",)], [2, 5], "f.xlsx", sheet="S")
+    b = RowBatch(["a"], [("1",), ("2",)], [2, 5], "f.xlsx", sheet="S")
     assert b.location(1) == Location(file="f.xlsx", sheet="S", line=5)
     assert b.location(0, version=3) == Location(file="f.xlsx", version=3, sheet="S", line=2)
     assert b.warnings == []

@@ -161,7 +161,7 @@ def _cell(v: Any) -> str:
 def dump_tables(ws: Workspace, only: tuple[str, ...] | None = None,
                 skip_columns: dict[str, set[str]] | None = None) -> dict[str, list]:
     """Every table of the workspace database (or those starting with ``only``), rows sorted."""
-    names = sorted(inspect(ws.engine).get_table_names())
+    names = sorted(inspect(ws.db_engine).get_table_names())
     out = {}
     meta = ws.store.metadata
     from migration_kit import db

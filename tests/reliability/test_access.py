@@ -129,11 +129,11 @@ def test_latest_version_needs_a_right_on_a_scenario_of_the_provider(tmp_path):
     (ws.root / "users.yaml").write_text(
         "roles:\n  administrator: {default: edit}\n  clerk: {default: view}\n"
         "users:\n  admin: {roles: [administrator]}\n  vera: {roles: [clerk]}\n")
-    assert api.latest(ws, "sales_invoices").version == 1
+    assert api.latest_version(ws, "sales_invoices").version == 1
     vera = Workspace(ws.root, user="vera")
     with pytest.raises(PermissionDeniedError):
-        api.latest(vera, "sales_invoices")
+        api.latest_version(vera, "sales_invoices")
     api.add_provider(ws, "loose", SAMPLES / "accounts.csv")
-    assert api.latest(vera, "loose").version == 1
+    assert api.latest_version(vera, "loose").version == 1
     vera.dispose()
     ws.dispose()

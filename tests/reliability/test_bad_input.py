@@ -15,7 +15,7 @@ import yaml
 
 from migration_kit import api, errors
 from migration_kit.errors import FormulaSyntaxError
-from migration_kit.scenarios.formula import compile_formula
+from migration_kit.formula import compile_formula
 
 from .helpers import (
     BAD,

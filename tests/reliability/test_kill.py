@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 
 from migration_kit import api
-from migration_kit.providers.versions import _sha256
+from migration_kit.catalog.versions import file_digest
 
 from .helpers import (
     TEMPLATES,
@@ -180,8 +180,8 @@ def _check_versions(ws, provider: str, rows_of_export: int) -> None:
     vs = api.versions(ws, provider)
     for v in vs:
         assert v.path.is_file(), f"version {v.version} has no file"
-        assert _sha256(v.path) == (v.sha256, v.size), f"version {v.version} changed"
-    latest = api.latest(ws, provider)
+        assert file_digest(v.path) == (v.sha256, v.size), f"version {v.version} changed"
+    latest = api.latest_version(ws, provider)
     prov = api.load_provider(ws, provider)
     n = sum(len(b.rows) for b in prov.ptype.read_batches(latest.path, prov.params,
                                                           prov.schema))
@@ -202,12 +202,12 @@ def test_export_killed_never_publishes_half_a_file(tmp_path, db_url):
         (TEMPLATES / "scenarios" / "sales_invoices_export.yaml").read_bytes())
     clean = api.export(ws, "sales_invoices_export", progress=False)
     assert clean.rows == LINES and clean.failed == 0
-    clean_bytes = api.latest(ws, "sales_invoices_out").path.read_bytes()
+    clean_bytes = api.latest_version(ws, "sales_invoices_out").path.read_bytes()
     ws.dispose()
 
     _run_until_done(ws.root, ["export", "sales_invoices_export"], _hooks(rng, EXPORT_KILLS),
                     lambda _h: _check_versions(ws, "sales_invoices_out", LINES))
-    latest = api.latest(ws, "sales_invoices_out")
+    latest = api.latest_version(ws, "sales_invoices_out")
     assert latest.version > clean.version
     assert latest.path.read_bytes() == clean_bytes
     folder = ws.path("files", "sales_invoices_out")

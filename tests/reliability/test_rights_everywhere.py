@@ -56,9 +56,12 @@ def calls(ws, admin_sc, tmp_path):
         "history_of": lambda: api.history_of(ws, "inv"),
         "import_": lambda: api.import_(ws, "inv", progress=False),
         "join_import": lambda: api.join_import(ws, "inv"),
-        "latest": lambda: api.latest(ws, "inv"),
         "latest_version": lambda: api.latest_version(ws, "inv"),
         "lines": lambda: api.lines(ws, "inv"),
+        "new_scenario": lambda: api.new_scenario(ws, "s3", "inv", window.id),
+        "preview_formula": lambda: api.preview_formula(ws, "=1", [{}]),
+        "suggest_mapping_for_file": lambda: api.suggest_mapping_for_file(
+            ws, tmp_path / "inv.csv", window.id),
         "list_documents": lambda: list(api.list_documents(ws, "AR303000")),
         "list_providers": lambda: _refuse_if_empty(api.list_providers(ws)),
         "list_scenarios": lambda: _refuse_if_empty(api.list_scenarios(ws)),

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from migration_kit.errors import FormulaRuntimeError, FormulaSyntaxError
-from migration_kit.scenarios.formula import (
+from migration_kit.formula import (
     FUNCTIONS,
     FormulaContext,
     ValueMap,

@@ -243,7 +243,7 @@ def test_export_panel_writes_a_version_and_a_download(stopped_ws, tmp_path):
     panel.export_button.click()
     assert panel.errors.value == "" and panel.status.value == "Exported 5 row(s) as version 2"
     copy = tmp_path / "dl" / "sales_invoices_out.csv"
-    assert copy.read_bytes() == api.latest(ws, "sales_invoices_out").path.read_bytes()
+    assert copy.read_bytes() == api.latest_version(ws, "sales_invoices_out").path.read_bytes()
     assert copy.read_text().count("INV-1001") == 3
 
 

@@ -19,23 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import BadInputError, NotFoundError, SchemaMismatchError
+from ..providers.base import ObjectSchema, RowBatch, Schema
+from ..providers.registry import get_provider_type, type_for_file
+from ..providers.schema import schema_diff
 from ..workspace import Workspace
-from .base import Batch, ObjectSchema, Schema
-from .registry import get_provider_type, type_for_file
-from .schema import schema_diff
 from .versions import (
     FileVersion,
     Provider,
-    _display_name,
-    _inspect,
-    _sha256,
-    _store_version,
     check_name,
+    clean_original_name,
+    file_digest,
+    inspect_file,
     latest_version,
     load_provider,
     provider_path,
     register_version,
     save_provider,
+    store_version,
 )
 
 
@@ -71,7 +71,7 @@ def part(prov: Provider, name: str) -> Part:
 
 
 def read_part(prov: Provider, fv: FileVersion, name: str) -> tuple[ObjectSchema, Path,
-                                                                     Iterator[Batch]]:
+                                                                     Iterator[RowBatch]]:
     """The rows of one object of a file version, in batches."""
     p = part(prov, name)
     obj = prov.schema.object(name)
@@ -82,7 +82,7 @@ def read_part(prov: Provider, fv: FileVersion, name: str) -> tuple[ObjectSchema,
 
 def _one_object(ws: Workspace, file: Path, type_name: str, params: dict[str, Any],
                 name: str) -> tuple[dict[str, Any], ObjectSchema]:
-    full, schema = _inspect(ws, file, type_name, params)
+    full, schema = inspect_file(ws, file, type_name, params)
     if len(schema.objects) != 1:
         raise BadInputError(f"{file.name}: a file of a multi-object provider must hold one "
                             f"object; it has {len(schema.objects)}")
@@ -114,7 +114,7 @@ def add_objects_provider(ws: Workspace, name: str, files: list[Path], *,
     the_parts, objects = [], []
     for f, obj in zip(files, names):
         full, schema = _one_object(ws, f, type_name, dict(params or {}), obj)
-        the_parts.append(Part(obj, full, f"{obj}{f.suffix.lower() or ext}", _display_name(f)))
+        the_parts.append(Part(obj, full, f"{obj}{f.suffix.lower() or ext}", clean_original_name(f)))
         objects.append(schema)
     prov = Provider(name=name, type=type_name, params={}, schema=Schema(objects),
                     original_name=", ".join(p.original_name for p in the_parts),
@@ -138,12 +138,12 @@ def add_sheets_provider(ws: Workspace, name: str, file: Path, *,
     the_parts, objects = [], []
     for sheet in sheets:
         full, schema = _one_object(ws, file, "excel", {**params, "sheet": sheet}, sheet)
-        the_parts.append(Part(sheet, full, None, _display_name(file)))
+        the_parts.append(Part(sheet, full, None, clean_original_name(file)))
         objects.append(schema)
     prov = Provider(name=name, type="excel", params={}, schema=Schema(objects),
-                    original_name=_display_name(file), description=description,
+                    original_name=clean_original_name(file), description=description,
                     parts=[p.to_dict() for p in the_parts])
-    _store_version(ws, prov, file, origin="upload", write_definition=True)
+    store_version(ws, prov, file, origin="upload", write_definition=True)
     return prov
 
 
@@ -158,7 +158,7 @@ def upload_objects(ws: Workspace, name: str, files: list[Path],
                                 "one workbook")
         for p in ps:
             _check(ws, prov, p, files[0])
-        return _store_version(ws, prov, files[0], origin="upload")
+        return store_version(ws, prov, files[0], origin="upload")
     if object_name is not None and len(files) != 1:
         raise BadInputError("--object names the object of one file")
     new: dict[str, Path] = {}
@@ -190,12 +190,12 @@ def _store_folder(ws: Workspace, prov: Provider, new: dict[str, Path], previous:
     target = None
     sources = {p.file: new.get(p.file) or (previous / p.file if previous else None)
                for p in parts(prov)}
-    digests = {f: _sha256(src) for f, src in sources.items()}
+    digests = {f: file_digest(src) for f, src in sources.items()}
     h = hashlib.sha256()
     for f in sorted(digests):
         h.update(f"{f} {digests[f][0]}\n".encode())
     size = sum(s for _, s in digests.values())
-    shown = ", ".join(_display_name(f) for f in new.values())
+    shown = ", ".join(clean_original_name(f) for f in new.values())
     try:
         with ws.transaction() as conn:
             version, stored, now = register_version(conn, ws, prov, "", shown, h.hexdigest(),

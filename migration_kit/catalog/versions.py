@@ -3,9 +3,8 @@
 A provider is a named source: a type (csv, excel, xml), parameters, the schema it
 extracted, and the attached file with versions 1, 2, ... Each version is stored under a
 name the workspace chooses (never a user-supplied path) with its sha256, size, time and
-user. A new version whose schema differs from the provider's is refused with a diff, and so
-is one where an element the schema reads as plain fields repeats (XML: only its first
-occurrence would be read); a detail object absent from a file is not a difference.
+user. Adding providers and versions from uploaded files, with their checks, is
+``uploads.py``; providers with several objects are ``objects.py``.
 """
 
 from __future__ import annotations
@@ -27,12 +26,13 @@ from ..errors import (
     DefinitionError,
     Location,
     NotFoundError,
-    SchemaMismatchError,
 )
+from ..providers.base import Schema
+from ..providers.params import provider_problems
+from ..providers.registry import get_provider_type
+from ..providers.schema import check_size
+from ..values import TYPES
 from ..workspace import Workspace, dump_yaml, load_yaml
-from .base import Schema
-from .registry import get_provider_type, type_for_file
-from .schema import check_size, column_renames, keep_unseen_details, schema_diff
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
@@ -55,7 +55,7 @@ class Provider:
     original_name: str | None = None
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    # Several objects, each with its own parameters (and file): see providers/objects.py
+    # Several objects, each with its own parameters (and file): see catalog/objects.py
     parts: list[dict[str, Any]] | None = None
 
     @property
@@ -83,8 +83,6 @@ class Provider:
     def from_dict(cls, d: dict[str, Any], *, file: str | None = None) -> Provider:
         """From the YAML form; unknown keys, unknown parameters and wrong types are a
         :class:`DefinitionError` listing every one (``file``: where it was read)."""
-        from .params import provider_problems
-
         found = provider_problems(d)
         if found:
             name = d.get("name") if isinstance(d, dict) else None
@@ -140,7 +138,8 @@ def save_provider(ws: Workspace, provider: Provider) -> None:
     dump_yaml(provider_path(ws, provider.name), provider.to_dict())
 
 
-def _sha256(path: Path) -> tuple[str, int]:
+def file_digest(path: Path) -> tuple[str, int]:
+    """(sha256 hex, size in bytes) of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     size = 0
     with open(path, "rb") as f:
@@ -150,8 +149,9 @@ def _sha256(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _inspect(ws: Workspace, file: Path, type_name: str, params: dict[str, Any]
+def inspect_file(ws: Workspace, file: Path, type_name: str, params: dict[str, Any]
              ) -> tuple[dict[str, Any], Schema]:
+    """(the complete parameters, the schema) of a file, after the size check."""
     ptype = get_provider_type(type_name)
     limit = int(params.get("max_bytes") or ws.settings["max_file_bytes"])
     check_size(file, limit)
@@ -159,156 +159,11 @@ def _inspect(ws: Workspace, file: Path, type_name: str, params: dict[str, Any]
     return full, ptype.read_schema(file, full)
 
 
-def add_provider(ws: Workspace, name: str, file: str | Path | list[str | Path], *,
-                 type_name: str | None = None, params: dict[str, Any] | None = None,
-                 simplified: bool = False, description: str = "") -> Provider:
-    """Create a provider from a file: detect parameters, extract the schema, store version 1.
-
-    Several files (a list): one object per file, named after it. An Excel workbook with
-    ``sheets: all``: one object per sheet (see providers/objects.py).
-    """
-    check_name(name)
-    if isinstance(file, list | tuple):
-        from .objects import add_objects_provider
-
-        if len(file) > 1:
-            return add_objects_provider(ws, name, [Path(f) for f in file],
-                                        type_name=type_name, params=params,
-                                        description=description)
-        file = file[0]
-    sheets = (params or {}).get("sheets")
-    if sheets is not None and sheets != "all":
-        raise BadInputError(f"params.sheets: {sheets!r} is not all (one object per sheet); "
-                            "leave it out and give `sheet` to read one sheet")
-    if sheets == "all":
-        from .objects import add_sheets_provider
-
-        if provider_path(ws, name).exists():
-            raise BadInputError(f"provider {name!r} exists already")
-        return add_sheets_provider(ws, name, Path(file), params=params,
-                                   description=description)
-    file = Path(file)
-    if not file.is_file():
-        raise NotFoundError(f"no file {file}")
-    if provider_path(ws, name).exists():
-        raise BadInputError(f"provider {name!r} exists already; use `provider upload` "
-                            "to add a file version")
-    type_name = type_name or type_for_file(file)
-    full, schema = _inspect(ws, file, type_name, params or {})
-    prov = Provider(name=name, type=type_name, params=full, schema=schema,
-                    simplified=simplified, original_name=_display_name(file),
-                    description=description)
-    _store_version(ws, prov, file, origin="upload", write_definition=True)
-    return prov
-
-
-def upload_version(ws: Workspace, name: str, file: str | Path | list[str | Path], *,
-                   object_name: str | None = None) -> FileVersion:
-    """Add version N+1; refused (nothing replaced) when the schema differs.
-
-    A multi-object provider takes one or more files, each matched to its object by name
-    (or ``object_name``); the objects not given are carried over from the last version.
-    """
-    prov = load_provider(ws, name)
-    if prov.parts is not None:
-        from .objects import upload_objects
-
-        files = [Path(f) for f in file] if isinstance(file, list | tuple) else [Path(file)]
-        return upload_objects(ws, name, files, object_name)
-    if isinstance(file, list | tuple):
-        if len(file) != 1:
-            raise BadInputError(f"provider {name!r} has one object: upload one file")
-        file = file[0]
-    file = Path(file)
-    if not file.is_file():
-        raise NotFoundError(f"no file {file}")
-    _, schema = _inspect(ws, file, prov.type, prov.params)
-    schema = keep_unseen_details(prov.schema, schema)
-    repeats = _flattened_repeats(prov, file)
-    diff = schema_diff(prov.schema, schema)
-    if repeats:
-        raise SchemaMismatchError(_repeats_message(prov, file, repeats),
-                                  diff=[_repeat_line(prov, r, n) for r, n in repeats] + diff,
-                                  provider=name, repeated=[r for r, _ in repeats])
-    if diff:
-        raise SchemaMismatchError(
-            f"{file.name}: its structure differs from provider {name!r}; the version was "
-            "not added. Update the provider's schema first (`provider update-schema`)",
-            diff=diff, provider=name)
-    return _store_version(ws, prov, file, origin="upload")
-
-
-def _flattened_repeats(prov: Provider, file: Path) -> list[tuple[str, int]]:
-    """Elements that repeat in ``file`` but that ``prov`` reads as plain fields (XML)."""
-    find = getattr(prov.ptype, "flattened_repeats", None)
-    return find(file, prov.params) if find is not None else []
-
-
-def _repeat_line(prov: Provider, rel: str, n: int) -> str:
-    summary = prov.schema.objects[0].name if prov.schema.objects else "the record"
-    return (f"element '{rel}' repeats ({n} in one {summary}) but the schema reads it as "
-            f"fields of {summary}")
-
-
-def _repeats_message(prov: Provider, file: Path, repeats: list[tuple[str, int]]) -> str:
-    paths = ", ".join(r for r, _ in repeats)
-    what = f"element {paths} repeats" if len(repeats) == 1 else f"elements {paths} repeat"
-    summary = prov.schema.objects[0].name if prov.schema.objects else "the record"
-    declared = ",".join([*prov.params.get("detail_paths", []), *(r for r, _ in repeats)])
-    fix = (f"convert its scenario to a manual one (`scenario convert`) and run `provider "
-           f"update-schema {prov.name} FILE`, or create the simplified scenario again with "
-           f"`-p detail_paths={declared}`" if prov.simplified else
-           f"run `provider update-schema {prov.name} FILE` (detail objects from now on; the "
-           "provider's scenarios are moved to the new columns), or declare them when the "
-           f"provider is created: `-p detail_paths={declared}`")
-    return (f"{file.name}: {what} in this file, but provider {prov.name!r} reads "
-            f"{'it' if len(repeats) == 1 else 'them'} as plain fields of {summary} (its "
-            "schema saw one occurrence), so only the first occurrence would be read; the "
-            f"version was not added. To read every occurrence: {fix}")
-
-
-def update_schema(ws: Workspace, name: str, file: str | Path) -> tuple[list[str], list[str]]:
-    """Take a new structure from ``file`` as the provider's schema, and add it as a version.
-
-    Returns (the diff, the scenarios whose mapping no longer fits).
-    """
-    prov = _editable(load_provider(ws, name))
-    if prov.parts is not None:
-        raise BadInputError(f"provider {name!r} has several objects; to change their "
-                            "structure, add a new provider with the new files")
-    file = Path(file)
-    repeats = _flattened_repeats(prov, file)
-    if repeats:  # elements that repeat now become detail objects, and stay ones
-        prov.params = {**prov.params, "detail_paths": [*prov.params.get("detail_paths", []),
-                                                       *(r for r, _ in repeats)]}
-    _, schema = _inspect(ws, file, prov.type, prov.params)
-    schema = keep_unseen_details(prov.schema, schema)
-    diff = schema_diff(prov.schema, schema)
-    renames = column_renames(prov.schema, schema)
-    # keep the user's type overrides on fields that still exist (also when they moved)
-    old = dict(zip(prov.schema.columns(), prov.schema.fields()))
-    was = {n: o for o, n in renames.items()}
-    for col, f in zip(schema.columns(), schema.fields()):
-        prev = old.get(was.get(col, col))
-        if prev is not None and prev.type_overridden:
-            f.type, f.type_overridden = prev.type, True
-    prov.schema = schema
-    _store_version(ws, prov, file, origin="upload", write_definition=True)
-    # scenarios sit above providers
-    from ..scenarios.model import broken_scenarios, rename_provider_fields
-
-    moved = rename_provider_fields(ws, name, renames)
-    diff += [f"scenario {sc}: {n} field reference(s) moved to the new columns"
-             for sc, n in moved.items()]
-    return diff, broken_scenarios(ws, name)
-
-
 def set_field_type(ws: Workspace, name: str, field_name: str, type_name: str) -> Provider:
     """Override a field's inferred type."""
-    if type_name not in ("string", "integer", "decimal", "date", "boolean"):
-        raise BadInputError(f"type {type_name!r} is not one of string, integer, decimal, "
-                            "date, boolean")
-    prov = _editable(load_provider(ws, name))
+    if type_name not in TYPES:
+        raise BadInputError(f"type {type_name!r} is not one of {', '.join(TYPES)}")
+    prov = editable(load_provider(ws, name))
     for o in prov.schema.objects:
         for f in o.fields:
             if f.name == field_name or f"{o.name}.{f.name}" == field_name:
@@ -318,15 +173,17 @@ def set_field_type(ws: Workspace, name: str, field_name: str, type_name: str) ->
     raise NotFoundError(f"provider {name!r} has no field {field_name!r}")
 
 
-def _editable(prov: Provider) -> Provider:
+def editable(prov: Provider) -> Provider:
+    """``prov``, unless it belongs to a simplified scenario (then BadInputError)."""
     if prov.simplified:
         raise BadInputError(f"provider {prov.name!r} belongs to a simplified scenario and "
                             "cannot be edited; convert the scenario to a manual one first")
     return prov
 
 
-def _display_name(file: Path) -> str:
-    # Only the base name is kept, for display; storage names are chosen by the workspace.
+def clean_original_name(file: Path) -> str:
+    """The uploaded file's base name with unsafe characters replaced, kept as the version's
+    ``original_name`` for display; storage names are chosen by the workspace."""
     return re.sub(r"[^\w.\- ]", "_", Path(str(file)).name)[:200]
 
 
@@ -347,16 +204,18 @@ def register_version(conn, ws: Workspace, prov: Provider, suffix: str,
     return version, stored, now
 
 
-def _store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
+def store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
                    write_definition: bool = False) -> FileVersion:
-    sha, size = _sha256(file)
+    """Copy ``file`` in as version N+1 (row and file together; ``write_definition``: and
+    the provider's YAML)."""
+    sha, size = file_digest(file)
     folder = ws.path("files", prov.name)
     folder.mkdir(parents=True, exist_ok=True)
     target = None
     try:
         with ws.transaction() as conn:
             version, stored, now = register_version(conn, ws, prov, prov.extension,
-                                                    _display_name(file), sha, size, origin)
+                                                    clean_original_name(file), sha, size, origin)
             # The file goes into place last, just before the commit: a failure before it
             # leaves neither a row nor a file behind.
             tmp = folder / f".{stored}.tmp"
@@ -369,7 +228,7 @@ def _store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
         if target is not None and target.exists():
             target.unlink()
         raise
-    return FileVersion(prov.name, version, target, _display_name(file), sha, size, now,
+    return FileVersion(prov.name, version, target, clean_original_name(file), sha, size, now,
                        ws.user, origin)
 
 
@@ -392,7 +251,7 @@ def store_written_version(ws: Workspace, prov: Provider, tmp: Path, conn) -> Fil
     writer of the same version number fails on the row before either file is replaced) and
     before the commit.
     """
-    sha, size = _sha256(tmp)
+    sha, size = file_digest(tmp)
     version, stored, now = register_version(conn, ws, prov, prov.extension,
                                             prov.original_name,
                                             sha, size, "export")
@@ -426,3 +285,14 @@ def get_version(ws: Workspace, name: str, version: int | None = None) -> FileVer
         if v.version == version:
             return v
     raise NotFoundError(f"provider {name!r} has no version {version}")
+
+
+def copy_version(fv: FileVersion, output: str | Path) -> None:
+    """Copy a stored file version to ``output`` (its folder must exist)."""
+    out = Path(output)
+    if not out.parent.is_dir():
+        raise BadInputError(f"{out}: no folder {out.parent} to copy the file into")
+    try:
+        shutil.copyfile(fv.path, out)
+    except OSError as e:
+        raise BadInputError(f"{out}: cannot write the file: {e.strerror}") from None

@@ -1,4 +1,7 @@
-"""The formula language of mapping lines: ``=IIf([Qty] > 0, [Price] * [Qty], 0)``.
+"""The formula language: ``=IIf([Qty] > 0, [Price] * [Qty], 0)``.
+
+Used by mapping lines (`scenarios/`) and by the ERP's computed fields (`erp/`); it sits below
+both, and neither owns it.
 
 A formula is parsed once by a LALR grammar (lark) into a small tree of :class:`_Node`,
 checked (functions, argument counts, bare names), then turned into a tree of Python

@@ -12,11 +12,12 @@ from sqlalchemy import and_, delete, func, select, update
 
 from .. import db
 from ..errors import BadInputError, NotFoundError
+from ..jsonio import dump_row
 from ..scenarios.model import runnable_scenario
 from ..workspace import Workspace
 from . import history
 from .lock import scenario_lock, settle_runs
-from .prepare import doc_key, dump_row, prepared_state
+from .prepare import doc_key, prepared_state
 
 PR = db.prepared_record
 PL = db.prepared_line
@@ -198,7 +199,7 @@ def _feeds_only_summary(ws: Workspace, sc, column: str) -> bool:
     """True when the import mapping reads ``column`` for summary fields only."""
     if sc.kind != "import":
         return False
-    from ..scenarios.formula import compile_formula
+    from ..formula import compile_formula
 
     summary = ws.windows.get(sc.window).summary
     targets = [m.target for m in sc.active_mapping() if m.target and (
