@@ -28,7 +28,7 @@ from ..errors import (
     NotFoundError,
 )
 from ..providers.base import Schema
-from ..providers.params import provider_problems
+from ..providers.params import check_params, provider_problems
 from ..providers.registry import get_provider_type
 from ..providers.schema import check_size
 from ..values import TYPES
@@ -153,6 +153,8 @@ def inspect_file(ws: Workspace, file: Path, type_name: str, params: dict[str, An
              ) -> tuple[dict[str, Any], Schema]:
     """(the complete parameters, the schema) of a file, after the size check."""
     ptype = get_provider_type(type_name)
+    # the parameters are checked before one is used here (-p max_bytes=auto: exit 2)
+    check_params(type_name, params, file.name)
     limit = int(params.get("max_bytes") or ws.settings["max_file_bytes"])
     check_size(file, limit)
     full = ptype.detect(file, dict(params))
