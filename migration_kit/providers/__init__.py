@@ -4,9 +4,10 @@ Pure file handling, no database: ``get_provider_type(type_for_file(path))`` give
 its ``detect``, ``read_schema``, ``read_batches`` and ``write`` do the work.
 """
 
+from ..values import infer_type
 from .base import FieldSchema, ObjectSchema, ProviderType, RowBatch, Schema
 from .registry import get_provider_type, provider_types, type_for_file
-from .schema import check_size, infer_type, schema_diff
+from .schema import check_size, schema_diff
 
 __all__ = [
     "FieldSchema", "ObjectSchema", "ProviderType", "RowBatch", "Schema", "check_size",

@@ -2,63 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
-import re
 from pathlib import Path
 
 from migration_kit.errors import Location, SourceError
 
+from ..values import infer_type
 from .base import FieldSchema, Schema
-
-_INT = re.compile(r"[+-]?(?:0|[1-9]\d{0,17})")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)?")
-_BOOL = {"true", "false"}
-
-
-def _decimal_re(sep: str) -> re.Pattern[str]:
-    s = re.escape(sep or ".")
-    return re.compile(rf"[+-]?(?:(?:0|[1-9]\d{{0,17}})(?:{s}\d*)?|{s}\d+)")
-
-
-def is_date(value: str, date_format: str | None = None) -> bool:
-    """True if ``value`` is an ISO date (optionally with a time) or matches ``date_format``."""
-    if date_format:
-        try:
-            dt.datetime.strptime(value, date_format)
-            return True
-        except ValueError:
-            pass
-    if _ISO_DATE.fullmatch(value):
-        try:
-            dt.datetime.fromisoformat(value)
-            return True
-        except ValueError:
-            return False
-    return False
-
-
-def infer_type(values: list[str], *, date_format: str | None = None,
-               decimal_separator: str = ".") -> str:
-    """The narrowest type that fits every non-null value.
-
-    ``integer`` (no leading zeros, so codes like ``00123`` stay text; at most 18 digits),
-    ``decimal`` (with ``decimal_separator``; no exponents, so ``12E4`` stays a code), ``date`` (ISO ``yyyy-mm-dd`` or ``date_format``), ``boolean``
-    (``true``/``false``, any case), else ``string``. No values at all: ``string``.
-    """
-    vals = [v for v in values if v is not None and v != ""]
-    if not vals:
-        return "string"
-    if all(v.lower() in _BOOL for v in vals):
-        return "boolean"
-    if all(_INT.fullmatch(v) for v in vals):
-        return "integer"
-    dec = _decimal_re(decimal_separator)
-    if all(dec.fullmatch(v) for v in vals):
-        return "decimal"
-    if all(is_date(v, date_format) for v in vals):
-        return "date"
-    return "string"
 
 
 class FieldStats:
