@@ -209,9 +209,10 @@ def run_parallel(ws: Workspace, sc: Scenario, *, workers: int,
     try:
         children = [_spawn(ws, sc.name, run) for _ in range(workers - 1)]
         while True:
-            me.work(on_batch=show)
-            if all(p.poll() is not None for p, _ in children):
-                me.work(on_batch=show)  # batches a worker that died left open
+            me.work(on_batch=show)  # and again for batches a worker that died left open
+            # done when every batch is committed (or one stopped the run): a worker that
+            # joined from elsewhere may still hold one when this process has none to claim
+            if all(p.poll() is not None for p, _ in children) and not _unfinished(ws, run):
                 break
             time.sleep(POLL)
             show()
@@ -237,6 +238,14 @@ def run_parallel(ws: Workspace, sc: Scenario, *, workers: int,
             f"{w} {n}" for w, n in by_worker)] + notes
         # the plan stays as the run's record until the scenario's next parallel run
         return imp.finish(conn)
+
+
+def _unfinished(ws: Workspace, run: int) -> bool:
+    """Batches of the run still open, and none stopped it."""
+    with ws.connect() as conn:
+        states = {r[0] for r in conn.execute(select(B.c.state).where(B.c.run_id == run)
+                                             .distinct())}
+    return "open" in states and "stopped" not in states
 
 
 def _summarise(conn, imp: Importer, run: int) -> ImportSummary:

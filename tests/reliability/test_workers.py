@@ -7,6 +7,7 @@ SQLite more than one worker is refused, changing nothing."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import random
 import signal
@@ -297,4 +298,50 @@ def test_a_worker_joins_from_the_command_line(tmp_path, request):
     assert main.returncode == 0, err[-2000:]
     assert _processed(ws) == n
     assert check_processed_matches_erp(ws, "inv")["processed"] == n
+    ws.dispose()
+
+
+def test_the_import_waits_for_a_batch_held_elsewhere(tmp_path, request):
+    """A worker from elsewhere holds the last batch when this import has none left to
+    claim: the import ends only when that batch is committed (here: taken over after the
+    holder lets go, as when it dies), and its summary counts every record."""
+    file = tmp_path / "invoices.csv"
+    n = make_invoices(file, 3000)
+    ws = _workspace(tmp_path, request, "ws", file, numbered=False)
+    ws.dispose()
+    main = subprocess.Popen(cli_command(ws.root, "--json", "import", "inv", "--workers", "2"),
+                            cwd=ROOT, env=child_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    engine = create_engine(ws.db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    running = ("from mk_import_batch b join mk_history h on h.id = b.run_id "
+               "where h.status = 'running'")
+    holder = engine.connect()
+    end = time.monotonic() + 60
+    last = None
+    while last is None and time.monotonic() < end:  # the plan is written
+        last = holder.execute(text(f"select max(b.batch_no) {running}")).scalar()
+        holder.rollback()
+    assert last is not None, "no parallel run started"
+    held = holder.execute(text(f"select b.batch_no {running} and b.batch_no = :n "
+                               "for update of b skip locked"), {"n": last}).scalar()
+    assert held == last  # the workers are still at the first batches
+    with engine.connect() as conn:
+        while time.monotonic() < end + 60:  # every other batch committed
+            if conn.execute(text(f"select count(*) {running} and b.state = 'done'")
+                            ).scalar() == last:
+                break
+            conn.rollback()
+            time.sleep(0.1)
+    time.sleep(1.5)
+    assert main.poll() is None, "the import ended while a batch was still held"
+    holder.rollback()  # the holder lets go (or dies): the import takes the batch over
+    holder.close()
+    out, err = main.communicate(timeout=120)
+    assert main.returncode == 0, err[-2000:]
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["imported"] == n and summary["remaining"] == 0, summary
+    engine.dispose()
+    assert _processed(ws) == n
+    runs = api.history_of(ws, "inv")
+    assert runs[-1]["status"] == "done" and runs[-1]["counts"]["imported"] == n
     ws.dispose()
