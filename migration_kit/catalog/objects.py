@@ -11,7 +11,6 @@ Every new file is checked against its object's schema, as for one-object provide
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,8 +32,7 @@ from .versions import (
     latest_version,
     load_provider,
     provider_path,
-    register_version,
-    save_provider,
+    publish_version,
     store_version,
 )
 
@@ -185,9 +183,6 @@ def _check(ws: Workspace, prov: Provider, p: Part, file: Path) -> None:
 def _store_folder(ws: Workspace, prov: Provider, new: dict[str, Path], previous: Path | None,
                   *, write_definition: bool = False) -> FileVersion:
     """Version N+1 as a folder: the new files, the others carried over from ``previous``."""
-    folder = ws.path("files", prov.name)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = None
     sources = {p.file: new.get(p.file) or (previous / p.file if previous else None)
                for p in parts(prov)}
     digests = {f: file_digest(src) for f, src in sources.items()}
@@ -196,25 +191,11 @@ def _store_folder(ws: Workspace, prov: Provider, new: dict[str, Path], previous:
         h.update(f"{f} {digests[f][0]}\n".encode())
     size = sum(s for _, s in digests.values())
     shown = ", ".join(clean_original_name(f) for f in new.values())
-    try:
-        with ws.transaction() as conn:
-            version, stored, now = register_version(conn, ws, prov, "", shown, h.hexdigest(),
-                                                    size, "upload")
-            tmp = folder / f".{stored}.tmp"
-            if tmp.exists():
-                shutil.rmtree(tmp)
-            tmp.mkdir()
-            for f, src in sources.items():
-                shutil.copyfile(src, tmp / f)
-            target = folder / stored
-            os.replace(tmp, target)
-            if write_definition:
-                save_provider(ws, prov)
-    except BaseException:
-        if target is not None and target.exists():
-            shutil.rmtree(target)
-        for tmp in folder.glob(".v*.tmp"):
-            shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return FileVersion(prov.name, version, target, shown, h.hexdigest(), size, now, ws.user,
-                       "upload")
+
+    def write(tmp: Path) -> None:
+        tmp.mkdir()
+        for f, src in sources.items():
+            shutil.copyfile(src, tmp / f)
+
+    return publish_version(ws, prov, "", shown, h.hexdigest(), size, "upload", write,
+                           write_definition=write_definition)

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -207,31 +208,48 @@ def register_version(conn, ws: Workspace, prov: Provider, suffix: str,
 
 
 def store_version(ws: Workspace, prov: Provider, file: Path, *, origin: str,
-                   write_definition: bool = False) -> FileVersion:
+                  write_definition: bool = False) -> FileVersion:
     """Copy ``file`` in as version N+1 (row and file together; ``write_definition``: and
     the provider's YAML)."""
     sha, size = file_digest(file)
+    return publish_version(ws, prov, prov.extension, clean_original_name(file), sha, size,
+                           origin, lambda tmp: shutil.copyfile(file, tmp),
+                           write_definition=write_definition)
+
+
+def publish_version(ws: Workspace, prov: Provider, extension: str, shown: str, sha: str,
+                    size: int, origin: str, write: Callable[[Path], Any], *,
+                    write_definition: bool = False) -> FileVersion:
+    """Register version N+1 and put its content in place, together: ``write(tmp)`` makes
+    the file (or folder) under a temporary name, renamed into place last, just before the
+    commit, so a failure before it leaves neither a row nor a file behind."""
     folder = ws.path("files", prov.name)
     folder.mkdir(parents=True, exist_ok=True)
-    target = None
+    target = tmp = None
     try:
         with ws.transaction() as conn:
-            version, stored, now = register_version(conn, ws, prov, prov.extension,
-                                                    clean_original_name(file), sha, size, origin)
-            # The file goes into place last, just before the commit: a failure before it
-            # leaves neither a row nor a file behind.
+            version, stored, now = register_version(conn, ws, prov, extension, shown, sha,
+                                                    size, origin)
             tmp = folder / f".{stored}.tmp"
-            shutil.copyfile(file, tmp)
+            _remove(tmp)  # left by a run that was killed
+            write(tmp)
             target = folder / stored
             os.replace(tmp, target)
             if write_definition:
                 save_provider(ws, prov)
     except BaseException:
-        if target is not None and target.exists():
-            target.unlink()
+        for path in (target, tmp):
+            if path is not None:
+                _remove(path)
         raise
-    return FileVersion(prov.name, version, target, clean_original_name(file), sha, size, now,
-                       ws.user, origin)
+    return FileVersion(prov.name, version, target, shown, sha, size, now, ws.user, origin)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.unlink()
 
 
 def discard_new_provider(ws: Workspace, name: str) -> None:
