@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import socket
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -94,9 +95,15 @@ def _advisory_lock(ws: Workspace, scenario: str, action: str):
                                 {"k": _key(scenario)}).scalar())
         conn.commit()
         if not got:
-            holder = conn.execute(text("select holder from mk_lock_holder where scenario = "
-                                       ":s"), {"s": scenario}).scalar()
-            conn.rollback()
+            # The holder writes its name just after taking the lock: look for a moment.
+            holder = None
+            for _ in range(20):
+                holder = conn.execute(text("select holder from mk_lock_holder where "
+                                           "scenario = :s"), {"s": scenario}).scalar()
+                conn.rollback()
+                if holder:
+                    break
+                time.sleep(0.025)
             raise _refused(scenario, holder or "")
         conn.execute(text("delete from mk_lock_holder where scenario = :s"), {"s": scenario})
         conn.execute(text("insert into mk_lock_holder (scenario, holder) values (:s, :h)"),
