@@ -87,11 +87,8 @@ class Worker:
             imp.run_id = run_id
         imp.precheck = ws.store.prechecks(sc.window, sc.mode)
         self.importer = imp
-        w = ws.windows.get(sc.window)
         # selectors into the window itself read what other workers saved: fresh each batch
-        self.self_selectors = any(
-            f.selector is not None and f.selector.window == sc.window
-            for o in w.objects.values() for f in o.fields.values())
+        self.self_selectors = ws.store.selects_itself(sc.window)
         self.name = f"{ws.user}: {worker_name()}"
         self.batches = 0
         self._lookup = None

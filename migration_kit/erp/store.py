@@ -305,8 +305,13 @@ class ERPStore:
         w = self.windows.get(window_id)
         if mode != "insert" or any(r["rule"] == "unique" for r in w.rules):
             return False
-        return not any(f.selector is not None and f.selector.window == window_id
-                       for o in w.objects.values() for f in o.fields.values())
+        return not self.selects_itself(window_id)
+
+    def selects_itself(self, window_id: str) -> bool:
+        """Whether a field of the window selects (or defaults from) the window itself."""
+        w = self.windows.get(window_id)
+        return any(f.selector is not None and f.selector.window == window_id
+                   for o in w.objects.values() for f in o.fields.values())
 
     def precheck(self, validator: DocumentValidator, docs: list[Doc]
                  ) -> list[tuple[Doc | None, list[FieldError]]]:
