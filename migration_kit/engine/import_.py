@@ -103,11 +103,15 @@ class Importer:
         self.run_id: int | None = None
         self.precheck = False  # parallel workers: the window's rules checked in step 1
 
-    def start(self, conn) -> int:
-        """Read what the last prepare wrote down and write the run into the history."""
+    def read_state(self, conn) -> None:
+        """What the last prepare wrote down: the lines' columns and the file version."""
         state = prepared_state(conn, self.sc.name)
         self.columns = state["columns"]
         self.version = state["file_version"]
+
+    def start(self, conn) -> int:
+        """Read what the last prepare wrote down and write the run into the history."""
+        self.read_state(conn)
         self.run_id = history.start(conn, self.sc.name,
                                     "validate" if self.validate_only else "import",
                                     self.ws.user, self.version)

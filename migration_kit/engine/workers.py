@@ -45,7 +45,6 @@ from ..errors import BadInputError, RecordError
 from ..scenarios.model import Scenario
 from ..workspace import Workspace
 from .import_ import PR, Importer, ImportSummary, pending
-from .prepare import prepared_state
 from .progress import progress_bar
 
 B = db.import_batch
@@ -82,8 +81,7 @@ class Worker:
             imp = Importer(ws, sc, options.get("continue_on_error"), False,
                            options.get("batch_size"), False)
             with ws.connect() as conn:
-                state = prepared_state(conn, sc.name)
-            imp.columns, imp.version = state["columns"], state["file_version"]
+                imp.read_state(conn)
             imp.run_id = run_id
         imp.precheck = ws.store.prechecks(sc.window, sc.mode)
         self.importer = imp
