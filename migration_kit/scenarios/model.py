@@ -34,6 +34,7 @@ from .conditions import Restriction, check_restrictions
 MODES = ("insert", "upsert")
 SYNC = ("full", "incremental")
 GROUPING = ("key", "consecutive")
+ENGINES = ("columns", "rows")
 KINDS = ("import", "export")
 
 
@@ -61,6 +62,9 @@ class OptionsModel(Strict):
     locale: Annotated[str, AfterValidator(choice(sorted(LOCALES)))] | None = None
     batch_size: Annotated[int, Field(gt=0)] = 500
     workers: Annotated[int, Field(gt=0, le=64)] = 1  # import processes (PostgreSQL)
+    # import engine: "columns" converts and checks a batch column by column; "rows" is
+    # the reference, record by record (the same results: tests/engine/test_engines.py)
+    engine: Annotated[str, AfterValidator(choice(ENGINES))] = "columns"
     sync: Annotated[str, AfterValidator(choice(SYNC))] = "full"
     discard_previous: bool = True
     save_only_if_valid: bool = False
@@ -216,6 +220,11 @@ class Scenario:
     @property
     def workers(self) -> int:
         return int(self.options.get("workers", 1))
+
+    @property
+    def engine(self) -> str:
+        """``columns`` (default) or ``rows``: the import engine (see OptionsModel)."""
+        return self.options.get("engine", "columns")
 
     def active_mapping(self) -> list[MappingLine]:
         return [m for m in self.mapping if m.active]
