@@ -47,6 +47,11 @@ class ImportSummary:
     not_imported: dict[str, int] = field(default_factory=dict)
     # parallel import: workers that died or failed (their batches were taken over)
     worker_notes: list[str] = field(default_factory=list)
+    # The engine that ran (the scenario's option engine): "columns" checks a batch column
+    # by column and sends only the records with a flagged cell through the row path
+    # (``row_checked`` counts them); "rows" is the reference, record by record.
+    engine: str = "rows"
+    row_checked: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
