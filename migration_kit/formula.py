@@ -26,11 +26,13 @@ Null (``None``). Rules:
 from __future__ import annotations
 
 import calendar
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
+from itertools import repeat
 from typing import Any
 
 from lark import Lark, Transformer
@@ -981,15 +983,107 @@ def _build_call(n: _Node) -> Fn:
 # --------------------------------------------------------------------------- public API
 
 
+# ------------------------------------------------------------------ columnar evaluation
+# Arithmetic over whole columns of numbers, for the columns engine: the same values as
+# evaluating row by row wherever it answers. It answers only where the row rules reduce
+# to plain Decimal/int arithmetic (numbers on both sides, no Null, no division by zero,
+# no arithmetic error); anywhere else it says "no" and the caller evaluates row by row,
+# so any message still comes from the row rules.
+
+class _NoColumns(Exception):
+    """This formula, on these columns, is evaluated row by row."""
+
+
+class _Scalar:
+    __slots__ = ("v",)
+
+    def __init__(self, v: Any):
+        self.v = v
+
+
+ColFn = Callable[[Mapping[str, Any]], Any]  # columns -> a list, or a _Scalar
+_NUMBERS = frozenset({int, Decimal})
+_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul}
+
+
+def _numbers(col: Any) -> list[Any]:
+    if col is None or not set(map(type, col)) <= _NUMBERS:
+        raise _NoColumns
+    return col
+
+
+def _decimals(x: Any) -> Any:
+    if isinstance(x, _Scalar):
+        return _Scalar(Decimal(x.v))
+    return x if set(map(type, x)) == {Decimal} else list(map(Decimal, x))
+
+
+def _build_columns(n: _Node) -> ColFn | None:
+    """The columnar form of ``n``, or None when it has none."""
+    if n.kind == "lit":
+        if type(n.value) not in _NUMBERS:
+            return None
+        const = _Scalar(n.value)
+        return lambda cols: const
+    if n.kind == "field":
+        name = n.value
+        return lambda cols: _numbers(cols.get(name))
+    if n.kind == "neg":
+        x = _build_columns(n.args[0])
+        if x is None:
+            return None
+
+        def neg(cols):
+            v = x(cols)
+            return _Scalar(-v.v) if isinstance(v, _Scalar) else list(map(operator.neg, v))
+        return neg
+    if n.kind != "bin" or n.value not in ("+", "-", "*", "/"):
+        return None
+    a, b = (_build_columns(arg) for arg in n.args)
+    if a is None or b is None:
+        return None
+    op = _ARITH.get(n.value)
+
+    def binary(cols):
+        x, y = a(cols), b(cols)
+        if op is None:  # division: Decimal / Decimal as _div does, never by zero
+            if (y.v == 0) if isinstance(y, _Scalar) else (0 in y):
+                raise _NoColumns
+            x, y, f = _decimals(x), _decimals(y), operator.truediv
+        else:
+            f = op
+        if isinstance(x, _Scalar) and isinstance(y, _Scalar):
+            return _Scalar(f(x.v, y.v))
+        if isinstance(x, _Scalar):
+            return list(map(f, repeat(x.v, len(y)), y))
+        if isinstance(y, _Scalar):
+            return list(map(f, x, repeat(y.v, len(x))))
+        return list(map(f, x, y))
+    return binary
+
+
 class Formula:
     """A compiled formula: ``text``, the ``fields`` it reads, and :meth:`evaluate`."""
 
-    __slots__ = ("text", "fields", "_fn")
+    __slots__ = ("text", "fields", "_fn", "_cols")
 
-    def __init__(self, text: str, fields: frozenset[str], fn: Fn):
+    def __init__(self, text: str, fields: frozenset[str], fn: Fn,
+                 cols: ColFn | None = None):
         self.text = text
         self.fields = fields
         self._fn = fn
+        self._cols = cols
+
+    def evaluate_columns(self, cols: Mapping[str, list[Any]], n: int) -> list[Any] | None:
+        """The formula's value for each of ``n`` rows given as columns (``cols[field]``),
+        or None where it has no columnar form: evaluate those rows one by one."""
+        if self._cols is None:
+            return None
+        try:
+            out = self._cols(cols)
+        except (_NoColumns, ArithmeticError, TypeError, ValueError):
+            return None
+        return [out.v] * n if isinstance(out, _Scalar) else out
 
     def evaluate(self, row: Mapping[str, Any], ctx: FormulaContext | None = None) -> Any:
         """The formula's value for ``row``; FormulaRuntimeError when a value does not fit."""
@@ -1017,7 +1111,7 @@ def compile_formula(text: str) -> Formula:
     if problems:
         message, position = problems[0]
         raise FormulaSyntaxError(message, formula=text, position=position)
-    return Formula(text, _fields(node), _build(node))
+    return Formula(text, _fields(node), _build(node), _build_columns(node))
 
 
 def check_formula(text: str, known_fields: Iterable[str], known_maps: Iterable[str]) -> list[str]:

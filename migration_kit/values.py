@@ -21,6 +21,7 @@ Errors are :class:`ValueError` with a message that names the value and the expec
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -200,6 +201,33 @@ def to_decimal(v: Any, locale: str | Locale | None = None, scale: int | None = N
         except InvalidOperation:
             raise ValueError(f"{_show(v)} is too large for {scale} decimals") from None
     return d
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(?:\.[0-9]+)?")
+
+
+def plain_decimals(texts: Iterable[str], locale: str | Locale | None = None,
+                   scale: int | None = None) -> dict[str, Decimal]:
+    """``to_decimal`` of those ``texts`` written plainly (ASCII digits, ``.`` before the
+    decimals) in a locale that reads ``.`` as its decimal separator: the same values as
+    :func:`to_decimal`, without its general parser. Texts not in the result go through
+    :func:`to_decimal` (one column's distinct texts, converted at once)."""
+    loc = get_locale(locale)
+    if loc.name != "invariant" and loc.decimal_sep != ".":
+        return {}
+    q = Decimal(1).scaleb(-scale) if scale is not None else None
+    out = {}
+    match = _PLAIN_NUMBER.fullmatch
+    for t in texts:
+        if match(t):
+            d = Decimal(t)
+            if q is not None:
+                try:
+                    d = d.quantize(q, rounding=ROUND_HALF_UP)
+                except InvalidOperation:
+                    continue  # too large: to_decimal words it
+            out[t] = d
+    return out
 
 
 def to_int(v: Any, locale: str | Locale | None = None) -> int | None:

@@ -18,11 +18,13 @@ from sqlalchemy import and_, bindparam, func, select, update
 from .. import db
 from ..erp.digest import DocumentDigest
 from ..erp.store import bulk_insert
+from ..erp.validation_columns import ColumnChecker
 from ..errors import FieldError, RecordError
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario
 from ..workspace import Workspace
 from . import grouping, history
+from .columns import ColumnEngine
 from .mapping import ImportMapping, MappingError
 from .prepare import prepared_state
 from .progress import progress_bar
@@ -49,7 +51,8 @@ class ImportSummary:
     worker_notes: list[str] = field(default_factory=list)
     # The engine that ran (the scenario's option engine): "columns" checks a batch column
     # by column and sends only the records with a flagged cell through the row path
-    # (``row_checked`` counts them); "rows" is the reference, record by record.
+    # (``row_checked`` counts them; in a parallel run, those of this process's batches);
+    # "rows" is the reference, record by record.
     engine: str = "rows"
     row_checked: int = 0
 
@@ -107,6 +110,7 @@ class Importer:
         self.doc_digest = DocumentDigest(self.window)  # of each saved document (ledger)
         self.run_id: int | None = None
         self.precheck = False  # parallel workers: the window's rules checked in step 1
+        self.column_engine: ColumnEngine | None = None  # set with the run's lookup
 
     def read_state(self, conn) -> None:
         """What the last prepare wrote down: the lines' columns and the file version."""
@@ -160,6 +164,11 @@ class Importer:
         """The run's cache of selector rows, and the window's validator over it."""
         lookup = self.ws.store.lookup(conn)
         self.validator = self.ws.store.validator(self.sc.window, lookup)
+        checker = ColumnChecker(self.validator)
+        # the columns engine where its answers equal the row way's (README: Import engines)
+        if self.sc.engine == "columns" and checker.supported and not self.sc.target_restrictions:
+            self.column_engine = ColumnEngine(self.mapping, self.columns, checker)
+            self.summary.engine = "columns"
         return lookup
 
     def failed(self, e: BaseException) -> None:
@@ -218,15 +227,20 @@ class Importer:
                 PL.c.line_no <= max(r["last_line"] for r in recs),
                 PL.c.record_no >= recs[0]["record_no"],
                 PL.c.record_no <= recs[-1]["record_no"])).order_by(PL.c.line_no)).all()
-        rows_of: dict[int, list[dict[str, Any]]] = {}
+        values_of: dict[int, list[list[Any]]] = {}
         data_of: dict[int, list[str]] = {}
-        cols = self.columns
-        for rec_no, data in lines:
-            rows_of.setdefault(rec_no, []).append(dict(zip(cols, json.loads(data))))
+        # one JSON text for the batch: one decoder call instead of one per line
+        decoded = json.loads("[" + ",".join(data for _, data in lines) + "]")
+        for (rec_no, data), values in zip(lines, decoded):
+            values_of.setdefault(rec_no, []).append(values)
             data_of.setdefault(rec_no, []).append(data)
-        items = [_Item(rec, rows_of.get(rec["record_no"], []),
+        items = [_Item(rec, values_of.get(rec["record_no"], []),
                        data_of.get(rec["record_no"], [])) for rec in recs]
         if eager:
+            if self.column_engine is not None:
+                if not self.precheck:  # the window's rules in record order: commit_batch
+                    return items
+                self._check_columns(items, {})  # the flagged ones are mapped below
             for it in items:
                 self._map(it)
             if self.precheck:
@@ -245,8 +259,9 @@ class Importer:
         if rec["error_stage"] == "prepare":  # e.g. a contradicting continuation row
             it.failure = MappingError(rec["error_field"] or "", rec["error"])
             return
+        cols = self.columns
         try:
-            it.doc = self.mapping.document(it.rows)
+            it.doc = self.mapping.document([dict(zip(cols, v)) for v in it.values])
         except MappingError as e:
             it.failure = e
             return
@@ -264,6 +279,8 @@ class Importer:
         batch: a document seen twice in an upsert)."""
         sc = self.sc
         ledger = self._ledger_of(conn, [it.rec for it in items])
+        if self.column_engine is not None:
+            self._check_columns(items, ledger)
         to_save: list[_Item] = []
         marks: list[tuple[Any, str, Any]] = []  # (record, outcome, detail)
         stop_at: tuple[Any, list[FieldError] | MappingError] | None = None
@@ -309,23 +326,44 @@ class Importer:
                 conn, sc.window, [it.doc for it in to_save], mode=sc.mode,
                 stop_on_error=self.stop_on_error, lookup=lookup, validator=self.validator,
                 dry_run=self.validate_only,
-                checked=prechecked if all(c is not None for c in prechecked) else None)
+                checked=prechecked if any(c is not None for c in prechecked) else None)
+            saved = []
             for it, res in zip(to_save, results):
                 rec = it.rec
                 if res.ok:
                     marks.append((rec, res.action, res.key))
                     if not self.validate_only and res.doc is not None:
-                        digests[rec["record_no"]] = self.doc_digest(res.doc)
+                        saved.append((rec["record_no"], res.doc))
                 elif res.action == "failed":
                     marks.append((rec, "failed", res.errors))
                     if self.stop_on_error and stop_at is None:
                         stop_at = (rec, res.errors)
+            digests = dict(zip((r for r, _ in saved),
+                               self.doc_digest.many([doc for _, doc in saved])))
         data_of = {it.rec["record_no"]: it.data for it in items}
         self._write_marks(conn, marks, ledger, data_of, digests)
         if stop_at is not None:
             self.summary.stopped = self._record_error(*stop_at)
             return True, []
         return False, rest
+
+    def _check_columns(self, items: list[_Item], ledger: dict[str, Any]) -> None:
+        """The columns engine over the batch's records that will be mapped: the clean ones
+        leave here mapped and checked; the flagged ones go the row way (``_map``, then the
+        window's rules in ``save_many``), which words their errors."""
+        upsert = self.sc.mode == "upsert"
+        todo = [it for it in items if not it.mapped and it.rec["error_stage"] != "prepare"
+                and (upsert or it.rec["group_key"] is None
+                     or it.rec["group_key"] not in ledger)]
+        if not todo:
+            return
+        docs = self.column_engine.documents([it.values for it in todo])
+        for it, doc in zip(todo, docs):
+            if doc is None:
+                self.summary.row_checked += 1
+            else:
+                it.mapped = True
+                it.checked = (doc, [])
 
     def _ledger_of(self, conn, recs) -> dict[str, Any]:
         keys = sorted({r["group_key"] for r in recs if r["group_key"] is not None})
@@ -414,7 +452,7 @@ class Importer:
 class _Item:
     """One prepared record on its way through a batch."""
     rec: Any
-    rows: list[dict[str, Any]]
+    values: list[list[Any]]  # the lines' values, in the order of the prepared columns
     data: list[str]  # the lines as stored (their digest goes in the ledger)
     mapped: bool = False
     doc: dict[str, Any] | None = None

@@ -66,7 +66,7 @@ _MISSING = object()
 
 
 @dataclass
-class _Target:
+class Target:
     target: str
     field: str
     fdef: FieldDef
@@ -121,12 +121,12 @@ class ImportMapping:
         self.window = window
         self.ctx = formula_context(ws, sc)
         self.locale = sc.locale
-        self.by_object: dict[str, list[_Target]] = {o: [] for o in window.objects}
+        self.by_object: dict[str, list[Target]] = {o: [] for o in window.objects}
         for m in sc.active_mapping():
             if m.action or not m.target:
                 continue
             obj, fname = m.target.split(".", 1)
-            self.by_object[obj].append(_Target(
+            self.by_object[obj].append(Target(
                 m.target, fname, window.field(obj, fname), getter(m, self.ctx),
                 m.ignore_error, None if m.is_formula else m.source, source_columns(m)))
         self.key_targets = [t for t in self.by_object[window.summary]
@@ -139,11 +139,11 @@ class ImportMapping:
         self.details = [o.name for o in window.detail_objects if self.by_object[o.name]]
         self._ident_is_key = (len(self.ident_targets) == len(self.key_targets) and all(
             a is b for a, b in zip(self.ident_targets, self.key_targets)))
-        self._values = {id(t): t.compile(self.locale)
+        self.values_of = {id(t): t.compile(self.locale)
                         for ts in self.by_object.values() for t in ts}
-        self._summary_values = [(t.field, self._values[id(t)])
+        self._summary_values = [(t.field, self.values_of[id(t)])
                                 for t in self.by_object[window.summary]]
-        self._detail_values = [(o, [(t.field, self._values[id(t)]) for t in self.by_object[o]])
+        self._detail_values = [(o, [(t.field, self.values_of[id(t)]) for t in self.by_object[o]])
                                for o in self.details]
 
     def key_columns(self) -> list[str]:
@@ -154,8 +154,8 @@ class ImportMapping:
         """The source columns read by summary fields (a document's header)."""
         return sorted({c for t in self.by_object[self.window.summary] for c in t.columns})
 
-    def _value(self, t: _Target, row: Mapping[str, Any]) -> Any:
-        return self._values[id(t)](row)
+    def _value(self, t: Target, row: Mapping[str, Any]) -> Any:
+        return self.values_of[id(t)](row)
 
     def key_values(self, row: Mapping[str, Any]) -> tuple:
         """Grouping key of a row: consecutive rows with equal keys form one record."""

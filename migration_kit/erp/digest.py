@@ -32,6 +32,7 @@ def _canon_fn(kind: str, quant: Decimal | None) -> Callable[[Any], Any]:
                 return format(d.quantize(quant, rounding=ROUND_HALF_UP), "f")
             except (InvalidOperation, ValueError):
                 return str(v)
+        dec.quant = quant  # type: ignore[attr-defined]  # for _canon_column
         return dec
     if kind == "date":
         return lambda v: None if v is None else (
@@ -78,6 +79,43 @@ class DocumentDigest:
     def __call__(self, doc: dict[str, Any]) -> str:
         text = _dumps(self.values(doc))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def many(self, docs: list[dict[str, Any]]) -> list[str]:
+        """``[digest(doc) for doc in docs]``, the values put in canonical form a whole
+        column (one field of every document's rows) at a time."""
+        parts: list[list[Any]] = [[] for _ in docs]
+        for name, detail, names, special in self.plan:
+            if detail:
+                per_doc = [doc.get(name) or [] for doc in docs]
+                rows = [row for lines in per_doc for row in lines]
+            else:
+                per_doc = None
+                rows = [doc.get(name) or {} for doc in docs]
+            cols = [[row.get(n) for row in rows] for n in names]
+            for i, canon in special:
+                cols[i] = _canon_column(canon, cols[i])
+            flat = list(map(list, zip(*cols))) if names else [[] for _ in rows]
+            if per_doc is None:
+                for p, vals in zip(parts, flat):
+                    p.append([name, [vals]])
+            else:
+                at = 0
+                for p, lines in zip(parts, per_doc):
+                    p.append([name, flat[at:at + len(lines)]])
+                    at += len(lines)
+        sha = hashlib.sha256
+        return [sha(_dumps(p).encode("utf-8")).hexdigest() for p in parts]
+
+
+def _canon_column(canon: Callable[[Any], Any], col: list[Any]) -> list[Any]:
+    quant = getattr(canon, "quant", None)
+    if quant is not None and set(map(type, col)) <= {Decimal, type(None)}:
+        try:  # what dec() does to each decimal, in one comprehension
+            return [None if v is None else format(v.quantize(quant, rounding=ROUND_HALF_UP),
+                                                  "f") for v in col]
+        except InvalidOperation:
+            pass
+    return list(map(canon, col))
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -217,40 +217,36 @@ class ERPStore:
 
         With ``stop_on_error`` the documents after the first failing one are not saved
         (their result is ``not saved``). ``dry_run`` validates without writing.
-        ``checked``: pass 1 done before, by :meth:`precheck` (one ``(clean or None,
-        errors)`` per document), allowed only where :meth:`prechecks` says so.
+        ``checked``: pass 1 done before for some documents (one ``(clean or None, errors)``
+        per document, None for those to check here: their ``docs`` entry), by
+        :meth:`precheck` where :meth:`prechecks` allows it, or by the columns engine.
         """
         w = self.windows.get(window_id)
         lookup = lookup or self.lookup(conn)
         validator = validator or self.validator(window_id, lookup)
         lookup.pending_unique = set()
         unique_rules = [r["fields"] for r in w.rules if r["rule"] == "unique"]
-        # Pass 1: the window's rules, document by document.
-        if checked is not None:
-            checked = list(checked)
-            if stop_on_error:  # as pass 1 does: nothing after the first failing document
-                first = next((i for i, (_, e) in enumerate(checked) if e), None)
-                if first is not None:
-                    del checked[first + 1:]
-            docs = []  # pass 1 is done: the loop below has nothing to check
-            n_docs = len(checked)
-        else:
-            checked = []
-            n_docs = len(docs)
+        given = list(checked) if checked is not None else [None] * len(docs)
+        n_docs = len(given)
         # upsert: the stored ids of the documents' keys, in one query for the batch
-        before = (self._existing_ids(conn, w, [_raw_key(w, d) for d in docs])
+        before = (self._existing_ids(conn, w, [_raw_key(w, d) for d, c in zip(docs, given)
+                                               if c is None])
                   if mode == "upsert" and w.key_fields else None)
-        for doc in docs:
-            lookup.exclude_id = None
-            if before is not None:
-                lookup.exclude_id = before.get(_norm_key(_raw_key(w, doc)))
-            clean, errors = validator.check(doc)
-            checked.append((None if errors else clean, errors))
-            if errors and stop_on_error:
+        # Pass 1: the window's rules, document by document (in order).
+        checked = []
+        for doc, pre in zip(docs, given):
+            if pre is None:
+                lookup.exclude_id = None
+                if before is not None:
+                    lookup.exclude_id = before.get(_norm_key(_raw_key(w, doc)))
+                clean, errors = validator.check(doc)
+                pre = (None if errors else clean, errors)
+            checked.append(pre)
+            if pre[1] and stop_on_error:
                 break
-            if not errors:
+            if not pre[1]:
                 for names in unique_rules:
-                    lookup.pending_unique.add((w.id, *(clean[w.summary][n] for n in names)))
+                    lookup.pending_unique.add((w.id, *(pre[0][w.summary][n] for n in names)))
         # Pass 2: keys already taken, in the database or earlier in this batch.
         keys = w.key_fields
         full = [_key_tuple(w, c) for c, _ in checked if c is not None]

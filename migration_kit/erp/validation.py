@@ -66,7 +66,7 @@ class _FieldPlan:
                             or f.selector)
 
 
-class _ObjectPlan:
+class ObjectPlan:
     def __init__(self, obj: ObjectDef, validator: DocumentValidator):
         self.obj = obj
         self.fields = [_FieldPlan(f) for f in obj.fields.values()]
@@ -95,7 +95,7 @@ class DocumentValidator:
         self.computed = {(o.name, f.name): compile_formula(f.computed)
                          for o in window.objects.values() for f in o.fields.values()
                          if f.computed}
-        self._plan_cache: dict[str, _ObjectPlan] = {}
+        self._plan_cache: dict[str, ObjectPlan] = {}
         self._ctx: FormulaContext | None = None
 
     def check(self, doc: Doc) -> tuple[Doc, list[FieldError]]:
@@ -128,20 +128,20 @@ class DocumentValidator:
                                              i))
                     ln = {}
                 out[obj.name].append(self._object(obj, ln or {}, i, errors))
-        self._rules(out, errors)
+        self.document_rules(out, errors)
         return out, errors
 
     # -- one object's values -------------------------------------------------------------
-    def _plans(self, obj: ObjectDef) -> _ObjectPlan:
+    def plans(self, obj: ObjectDef) -> ObjectPlan:
         plan = self._plan_cache.get(obj.name)
         if plan is None or plan.obj is not obj:
-            plan = self._plan_cache[obj.name] = _ObjectPlan(obj, self)
+            plan = self._plan_cache[obj.name] = ObjectPlan(obj, self)
         return plan
 
     def _object(self, obj: ObjectDef, raw: dict[str, Any], line: int | None,
                 errors: list[FieldError]) -> dict[str, Any]:
         wid = self.window.id
-        plan = self._plans(obj)
+        plan = self.plans(obj)
         fields = obj.fields
         if not plan.names.issuperset(raw):
             for name in raw:
@@ -203,7 +203,7 @@ class DocumentValidator:
                         f"{f.name} {out[f.name]} is before {f.not_before} {out[f.not_before]}",
                         line, out[f.name]))
         for f, formula, q in plan.computed_rows:
-            self._computed(obj, f, out, line, errors, formula, q)
+            self.compute_field(obj, f, out, line, errors, formula, q)
         return out
 
     def _convert(self, obj: ObjectDef, f: FieldDef, v: Any, raw: dict[str, Any],
@@ -269,7 +269,7 @@ class DocumentValidator:
 
         return check
 
-    def _computed(self, obj: ObjectDef, f: FieldDef, out: dict[str, Any], line: int | None,
+    def compute_field(self, obj: ObjectDef, f: FieldDef, out: dict[str, Any], line: int | None,
                   errors: list[FieldError], formula: Any, q: Decimal | None) -> None:
         for name in formula.fields:
             if out.get(name) is None:
@@ -294,7 +294,7 @@ class DocumentValidator:
         out[f.name] = value
 
     # -- document rules ------------------------------------------------------------------
-    def _rules(self, doc: Doc, errors: list[FieldError]) -> None:
+    def document_rules(self, doc: Doc, errors: list[FieldError]) -> None:
         w = self.window
         for rule in w.rules:
             kind = rule["rule"]

@@ -96,6 +96,7 @@ def _outcome(ws, summary=None, skip=SKIP) -> dict:
     if summary is not None:
         d = summary.to_dict()
         d.pop("worker_notes")
+        d.pop("row_checked")  # counted per process: each worker's own (see ImportSummary)
         out["summary"] = d
     ws.dispose()
     return out
