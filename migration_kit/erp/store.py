@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -60,32 +61,51 @@ def _column(f: FieldDef) -> Column:
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``conn.execute(insert(table), rows)`` for many rows with the same keys, faster: on
-    the connection's own DBAPI connection (so in the caller's transaction), every value
-    through its column's bind processor as SQLAlchemy does; SQLite: one ``executemany``;
-    PostgreSQL with psycopg 3: ``COPY ... FROM STDIN``. Other databases: SQLAlchemy's
-    executemany (batched multi-row INSERTs).
-    """
+    """``conn.execute(insert(table), rows)`` for many rows with the same keys, faster: see
+    :func:`bulk_insert_columns`."""
     if not rows:
+        return
+    names = list(rows[0])
+    try:
+        columns = [list(map(itemgetter(n), rows)) for n in names]  # the loops run in C
+    except KeyError:  # rows with other keys: SQLAlchemy's own handling (and message)
+        conn.execute(insert(table), rows)
+        return
+    bulk_insert_columns(conn, table, names, columns)
+
+
+def bulk_insert_columns(conn: Connection, table: Table, names: list[str],
+                        columns: list[list[Any]]) -> None:
+    """Rows given as one list per column (``names``) into ``table``: on the connection's own
+    DBAPI connection (so in the caller's transaction), every value through its column's
+    bind processor as SQLAlchemy does; SQLite: one ``executemany``; PostgreSQL with
+    psycopg 3: ``COPY ... FROM STDIN``. Other databases: SQLAlchemy's executemany (batched
+    multi-row INSERTs).
+    """
+    n = len(columns[0]) if columns else 0
+    if not n:
         return
     dialect = conn.dialect
     copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
     if dialect.name != "sqlite" and not copy:
-        conn.execute(insert(table), rows)
+        conn.execute(insert(table), [dict(zip(names, r)) for r in zip(*columns)])
         return
-    names = list(rows[0])
-    procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
-    try:
-        # column by column (the loops run in C but for the bind processors), then zipped
-        # back into one tuple per row
-        values = [list(map(itemgetter(n), rows)) for n in names]
-        for i, p in enumerate(procs):
-            if p is not None:
+    values = list(columns)
+    for i, name in enumerate(names):
+        col_type = table.c[name].type
+        p = col_type.dialect_impl(dialect).bind_processor(dialect)
+        if p is None:
+            continue
+        if isinstance(col_type, Date):  # a Python call per value: once per distinct date
+            try:
+                seen = {v: p(v) for v in set(values[i])}
+            except TypeError:  # unhashable: SQLAlchemy's processor says why
                 values[i] = list(map(p, values[i]))
-        params = list(zip(*values)) if names else [() for _ in rows]
-    except KeyError:  # rows with other keys: SQLAlchemy's own handling (and message)
-        conn.execute(insert(table), rows)
-        return
+                continue
+            values[i] = list(map(seen.__getitem__, values[i]))
+        else:
+            values[i] = list(map(p, values[i]))
+    params = list(zip(*values))
     prep = dialect.identifier_preparer
     target = f"{prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)})"
     if copy:
@@ -392,9 +412,22 @@ class ERPStore:
             ids = conn.execute(insert(st).returning(st.c._id, sort_by_parameter_order=True),
                                heads).scalars().all()
         for obj in w.detail_objects:
-            rows = [{**ln, "_doc_id": doc_id}
-                    for doc_id, d in zip(ids, docs) for ln in d[obj.name]]
-            bulk_insert(conn, self.tables[(w.id, obj.name)], rows)
+            lines = [d[obj.name] for d in docs]
+            rows = list(chain.from_iterable(lines))
+            if not rows:
+                continue
+            names = list(rows[0])
+            try:  # one list per column, straight from the lines (no copy of each line)
+                columns = [list(map(itemgetter(n), rows)) for n in names]
+            except KeyError:  # lines with other keys: SQLAlchemy's own handling
+                bulk_insert(conn, self.tables[(w.id, obj.name)],
+                            [{**ln, "_doc_id": doc_id}
+                             for doc_id, ls in zip(ids, lines) for ln in ls])
+                continue
+            columns.append(list(chain.from_iterable(
+                repeat(doc_id, len(ls)) for doc_id, ls in zip(ids, lines))))
+            bulk_insert_columns(conn, self.tables[(w.id, obj.name)], [*names, "_doc_id"],
+                                columns)
 
     def _analyze_if_grown(self, conn: Connection, table: Table, n: int) -> None:
         """PostgreSQL plans the key look-ups of ``_existing_ids`` from table statistics. A
