@@ -27,11 +27,16 @@ scenario (:func:`unsupported` says why).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import queue
+import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import compress, repeat
+from decimal import Decimal
+from itertools import accumulate, chain, compress, repeat
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +55,14 @@ from ..scenarios.model import Scenario
 from ..values import FileText
 from ..workspace import Workspace
 from . import history
-from .export_checks import Failed, cell_limit, column_check, column_specs, neutralises
+from .export_checks import (
+    Failed,
+    cell_limit,
+    column_check,
+    column_specs,
+    neutralises,
+    plain_decimal,
+)
 from .mapping import formula_context, getter, source_columns
 from .prepare import PrepareSummary, clear_prepared, save_prepared_state
 from .progress import progress_bar
@@ -93,7 +105,7 @@ class _Memo(dict):
 
     def __missing__(self, k: Any) -> Any:
         v = self.fn(k)
-        if self.any_key or type(k) is str:
+        if self.any_key or type(k) is str or k is None:
             if len(self) >= MEMO_SIZE:
                 self.clear()
             self[k] = v
@@ -115,7 +127,17 @@ def _then(first: Callable[[Any], Any] | None, fn: Callable[[Any], Any]
 
 
 def jtext(v: Any) -> str:
-    """A value's text in a prepared line's JSON (``dump_row``'s, exactly)."""
+    """A value's text in a prepared line's JSON (``dump_row``'s, exactly: text by json's
+    own string encoder, decimals and dates as their text)."""
+    t = type(v)
+    if t is str:
+        return encode_basestring(v)
+    if v is None:
+        return "null"
+    if t is Decimal:
+        return encode_basestring(format(v, "f"))
+    if t is dt.date:
+        return encode_basestring(v.isoformat())
     return dump_row((v,))[1:-1]
 
 
@@ -124,19 +146,27 @@ _PLAIN_JSON = (str, int, float, bool)
 
 def jvalue(v: Any) -> Any:
     """The value as read back from a prepared line's JSON (dates, decimals: text)."""
-    if v is None or type(v) in _PLAIN_JSON:
+    t = type(v)
+    if v is None or t in _PLAIN_JSON:
         return v
+    if t is Decimal:
+        return format(v, "f")
+    if t is dt.date:
+        return v.isoformat()
     return json.loads(jtext(v))
 
 
 # -- prepare ---------------------------------------------------------------------------
 @dataclass
 class _Batch:
-    """Prepared rows of whole records, for the writer: numbers and the JSON values."""
+    """Prepared rows of whole records, for the writer: their numbers and one column per
+    provider column, of JSON values (as read back from prepared lines) or, where
+    ``typed[j]`` is set, of raw database values that ``typed[j]`` makes the ERP's."""
 
     line_nos: list[int]
     record_nos: list[int]
     columns: list[list[Any]]
+    typed: list[Callable[[Any], Any] | None] | None = None
 
 
 @dataclass
@@ -144,10 +174,14 @@ class _Line:
     kind: str  # plain | constant | formula
     target: str
     pos: int
-    field: int | None = None  # plain: index into the read fields
+    field: int = -1  # plain: index into the fields read
     value: Any = None  # constant
     get: Callable[[Any], Any] | None = None  # formula
     names: tuple[str, ...] = ()  # formula: the fields it reads
+
+
+def _identity(v: Any) -> Any:
+    return v
 
 
 def prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
@@ -194,17 +228,22 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
     r_idx = [need(n) for n in r_names]
     f_names = sorted({n for ln in lines_ for n in ln.names})
     f_idx = [fields[n] for n in f_names]
-    names = list(fields)
     width = len(columns)
+    # a column filled by one plain line only goes to the writer as the raw column
+    per_pos = Counter(ln.pos for ln in lines_)
+    raw_of = {ln.pos: ln.field for ln in lines_ if ln.kind == "plain" and per_pos[ln.pos] == 1}
 
     lines = records = filtered = errors = 0
     bar = progress_bar(progress, desc=f"prepare {sc.name}", unit="rows")
     with ws.transaction() as conn:
         run = history.start(conn, sc.name, "prepare", ws.user)
         clear_prepared(conn, sc.name)
-        with ws.connect() as read:
-            procs, batches = flat_batches(read, ws.store, sc.window, names, batch=READ_BATCH)
+        with ws.connect() as read, _Saver(conn) as saver:
+            procs, batches = flat_batches(read, ws.store, sc.window, list(fields),
+                                          batch=READ_BATCH)
             typed = [_Memo(p, True) if p is not None else None for p in procs]
+            to_erp = [p if p is not None else _identity for p in procs]
+            pass_typed = [to_erp[raw_of[j]] if j in raw_of else None for j in range(width)]
 
             def value_of(i: int, col: list[Any]) -> list[Any]:
                 m = typed[i]
@@ -214,8 +253,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
             jvalues = [_Memo(_then(p, jvalue), True) for p in procs]
 
             def restricted(key: tuple) -> bool:
-                return bool(keep({n: (procs[i](v) if procs[i] is not None else v)
-                                  for n, i, v in zip(r_names, r_idx, key)}))
+                return bool(keep({n: to_erp[i](v) for n, i, v in zip(r_names, r_idx, key)}))
 
             kept_memo = _Memo(restricted, True)
             out_jt = _Memo(jtext, False)
@@ -235,21 +273,16 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                     if not k:
                         continue
                     # records: one per document with rows left
-                    rec_nos: list[int] = []
-                    rec_rows: list[dict[str, Any]] = []
-                    first = 0
-                    for n in counts.values():
-                        records += 1
-                        rec_rows.append({
-                            "scenario": sc.name, "record_no": records, "first_line": lines + 1,
-                            "last_line": lines + n, "active": True, "processed": False,
-                            "error": None, "error_field": None,
-                            "key": {kf: _text(typed[i].fn(raw[i][first]) if typed[i]
-                                              else raw[i][first]) for kf, i in key_idx}})
-                        rec_nos.extend(repeat(records, n))
-                        lines += n
-                        first += n
-                    line_nos = list(range(lines - k + 1, lines + 1))
+                    base = records + 1
+                    sizes = list(counts.values())
+                    n_rec = len(sizes)
+                    rec_nos = list(chain.from_iterable(map(repeat, range(base, base + n_rec),
+                                                           sizes)))
+                    lasts = list(accumulate(sizes, initial=lines))
+                    firsts = [i - lines for i in lasts[:-1]]  # each record's first row
+                    keys = [{kf: _text(to_erp[i](raw[i][r])) for kf, i in key_idx}
+                            for r in firsts] if key_idx else [{} for _ in sizes]
+                    line_nos = list(range(lines + 1, lines + k + 1))
                     # the mapping, column by column (the last line of a column wins)
                     jt: list[list[str] | None] = [None] * width
                     jv: list[list[Any] | None] = [None] * width
@@ -260,7 +293,8 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                             col = raw[ln.field]
                             jt[ln.pos] = jtexts[ln.field].map(col)
                             if values:
-                                jv[ln.pos] = jvalues[ln.field].map(col)
+                                jv[ln.pos] = col if ln.pos in raw_of \
+                                    else jvalues[ln.field].map(col)
                             continue
                         if ln.kind == "constant":
                             jt[ln.pos] = [jtext(ln.value)] * k
@@ -274,6 +308,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                         got: list[Any] = []
                         bad: list[int] = []
                         get = ln.get
+                        assert get is not None
                         for i, row in enumerate(rows):
                             try:
                                 got.append(get(row))
@@ -292,20 +327,25 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                     nulls = ["null"] * k
                     data = list(map("[{}]".format, map(",".join, zip(
                         *(c if c is not None else nulls for c in jt)))))
+                    err: list[str | None] = [None] * n_rec
+                    err_field: list[str | None] = [None] * n_rec
                     bad_recs: set[int] = set()
                     if fails:
                         fails.sort()
-                        base = rec_rows[0]["record_no"]
                         for i, _order, message, target in fails:
-                            rec = rec_rows[rec_nos[i] - base]
-                            if rec["error"] is None:
-                                rec["error"], rec["error_field"] = message, target
+                            r = rec_nos[i] - base
+                            if err[r] is None:
+                                err[r], err_field[r] = message, target
                                 errors += 1
-                                bad_recs.add(rec["record_no"])
-                    conn.execute(insert(PR), rec_rows)
-                    insert_columns(conn, PL, ["scenario", "line_no", "record_no", "source_line",
-                                              "data"],
-                                   [[sc.name] * k, line_nos, rec_nos, [None] * k, data])
+                                bad_recs.add(rec_nos[i])
+                    saver.put((PR, _PR_NAMES, [
+                        [sc.name] * n_rec, list(range(base, base + n_rec)),
+                        [i + 1 for i in lasts[:-1]], lasts[1:], keys, [True] * n_rec,
+                        [False] * n_rec, err, err_field]))
+                    saver.put((PL, _PL_NAMES, [[sc.name] * k, line_nos, rec_nos, [None] * k,
+                                               data]))
+                    records += n_rec
+                    lines += k
                     bar.update(k)
                     if values:
                         nones = [None] * k
@@ -316,7 +356,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                             rec_nos = list(compress(rec_nos, ok))
                             vcols = [list(compress(c, ok)) for c in vcols]
                         if line_nos:
-                            yield _Batch(line_nos, rec_nos, vcols)
+                            yield _Batch(line_nos, rec_nos, vcols, pass_typed)
             finally:
                 batches.close()
         bar.close()
@@ -324,6 +364,50 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
         summary = PrepareSummary(sc.name, None, lines, records, filtered, 0, errors)
         history.finish(conn, run, status="done", counts=summary.to_dict())
     return summary
+
+
+_PR_NAMES = ["scenario", "record_no", "first_line", "last_line", "key", "active", "processed",
+             "error", "error_field"]
+_PL_NAMES = ["scenario", "line_no", "record_no", "source_line", "data"]
+
+
+class _Saver:
+    """Writes the prepared records and lines on ``conn`` in a thread of its own, so the
+    database's work (SQLite runs its inserts without the GIL) overlaps the next batch's
+    reading and mapping. Only this thread uses ``conn`` between enter and exit; an
+    insert's error comes back at the next ``put`` or at exit."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="mk-export-save", daemon=True)
+
+    def __enter__(self) -> _Saver:
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    insert_columns(self.conn, *item)
+                except BaseException as e:  # handed to the caller's thread
+                    self.error = e
+
+    def put(self, item: tuple) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(item)
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if kind is None and self.error is not None:
+            raise self.error
 
 
 def _text(v: Any) -> Any:
@@ -445,24 +529,54 @@ def _safe(check: Callable[[Any], Any], failing: list[bool], j: int) -> Callable[
 
 class _Checks:
     """Each column's check (``export_checks.column_check``), then ``final`` (the text the
-    CSV writer joins, or nothing), remembered per distinct JSON value."""
+    CSV writer joins, or nothing), remembered per distinct value. A column of raw database
+    values (``_Batch.typed``) is checked as the JSON value the reference path would read
+    back from the prepared line; a decimal into a decimal column directly (the same
+    value: the check would parse the decimal's own text)."""
 
     def __init__(self, prov: Provider, cols: list[str], neutral: bool,
                  final: Callable[[Any], Any] | None = None):
         limit = cell_limit(prov)
-        self.memos = []
+        self.checks = []
+        self.specs = column_specs(prov, cols)
         self.failing = [False] * len(cols)
-        for j, (c, f) in enumerate(zip(cols, column_specs(prov, cols))):
+        self.final = final
+        for j, (c, f) in enumerate(zip(cols, self.specs)):
             safe = _safe(column_check(c, f, limit, neutral), self.failing, j)
-            fn = safe if final is None else _finally(safe, final)
-            self.memos.append(_Memo(fn, False))
+            self.checks.append(safe if final is None else _finally(safe, final))
+        self.memos: list[_Memo] | None = None
+
+    def _memos(self, typed: list[Callable[[Any], Any] | None] | None) -> list[_Memo]:
+        if self.memos is None:
+            self.memos = []
+            for j, (check, f) in enumerate(zip(self.checks, self.specs)):
+                to = typed[j] if typed is not None else None
+                if to is None:
+                    self.memos.append(_Memo(check, False))
+                    continue
+                decimal = f is not None and f.type == "decimal"
+                self.memos.append(_Memo(self._raw_check(to, check, decimal, j), True))
+        return self.memos
+
+    def _raw_check(self, to: Callable[[Any], Any], check: Callable[[Any], Any],
+                   decimal: bool, j: int) -> Callable[[Any], Any]:
+        final = self.final
+
+        def run(raw: Any) -> Any:
+            v = to(raw)
+            if decimal and type(v) is Decimal and v.is_finite():
+                d = plain_decimal(v)
+                return final(d) if final is not None else d
+            return check(jvalue(v))
+
+        return run
 
     def apply(self, b: _Batch) -> tuple[list[list[Any]], list[bool] | None,
                                          list[dict[str, Any]]]:
         """The batch's checked columns, the rows to write (None: all) and the failures."""
         out = []
         bad: dict[int, dict[str, str]] = {}
-        for j, (memo, col) in enumerate(zip(self.memos, b.columns)):
+        for j, (memo, col) in enumerate(zip(self._memos(b.typed), b.columns)):
             got = memo.map(col)
             out.append(got)
             if self.failing[j]:
