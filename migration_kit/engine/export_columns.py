@@ -69,7 +69,7 @@ from .progress import progress_bar
 
 PR = db.prepared_record
 PL = db.prepared_line
-MEMO_SIZE = 50_000  # distinct values remembered per column (then the memo starts again)
+MEMO_SIZE = 20_000  # distinct values remembered per column (then the memo starts again)
 READ_BATCH = 20_000  # rows read per batch (whole documents: a batch may hold more)
 
 # (rows written, the records of the rows written, the rows that failed)
@@ -112,7 +112,7 @@ class _Memo(dict):
         return v
 
     def map(self, col: Iterable[Any]) -> list[Any]:
-        col = col if isinstance(col, list) else list(col)
+        col = col if isinstance(col, list | tuple) else list(col)
         try:
             return list(map(self.__getitem__, col))
         except TypeError:  # a value that cannot be a key
@@ -379,7 +379,7 @@ class _Saver:
 
     def __init__(self, conn: Any):
         self.conn = conn
-        self.queue: queue.Queue = queue.Queue(maxsize=2)
+        self.queue: queue.Queue = queue.Queue(maxsize=1)
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="mk-export-save", daemon=True)
 

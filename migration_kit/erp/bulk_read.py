@@ -27,8 +27,8 @@ BATCH = 20_000
 class FlatBatch:
     """Rows of whole documents: ``doc_ids`` (one per row) and one raw column per field."""
 
-    doc_ids: list[int]
-    columns: list[list[Any]]
+    doc_ids: tuple[int, ...]
+    columns: list[tuple[Any, ...]]
 
     def __len__(self) -> int:
         return len(self.doc_ids)
@@ -113,5 +113,5 @@ def flat_batches(conn: Connection, store: ERPStore, window_id: str, fields: list
 
 def _batch(rows: list[tuple], n: int) -> FlatBatch:
     cols = list(zip(*rows))
-    return FlatBatch(list(cols[0]), [list(c) for c in cols[1:n + 1]])
+    return FlatBatch(cols[0], cols[1:n + 1])
 
