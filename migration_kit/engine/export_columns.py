@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import queue
-import threading
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -238,7 +236,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
     with ws.transaction() as conn:
         run = history.start(conn, sc.name, "prepare", ws.user)
         clear_prepared(conn, sc.name)
-        with ws.connect() as read, _Saver(conn) as saver:
+        with ws.connect() as read:
             procs, batches = flat_batches(read, ws.store, sc.window, list(fields),
                                           batch=READ_BATCH)
             typed = [_Memo(p, True) if p is not None else None for p in procs]
@@ -338,12 +336,12 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                                 err[r], err_field[r] = message, target
                                 errors += 1
                                 bad_recs.add(rec_nos[i])
-                    saver.put((PR, _PR_NAMES, [
+                    insert_columns(conn, PR, _PR_NAMES, [
                         [sc.name] * n_rec, list(range(base, base + n_rec)),
                         [i + 1 for i in lasts[:-1]], lasts[1:], keys, [True] * n_rec,
-                        [False] * n_rec, err, err_field]))
-                    saver.put((PL, _PL_NAMES, [[sc.name] * k, line_nos, rec_nos, [None] * k,
-                                               data]))
+                        [False] * n_rec, err, err_field])
+                    insert_columns(conn, PL, _PL_NAMES, [[sc.name] * k, line_nos, rec_nos,
+                                                         [None] * k, data])
                     records += n_rec
                     lines += k
                     bar.update(k)
@@ -369,45 +367,6 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
 _PR_NAMES = ["scenario", "record_no", "first_line", "last_line", "key", "active", "processed",
              "error", "error_field"]
 _PL_NAMES = ["scenario", "line_no", "record_no", "source_line", "data"]
-
-
-class _Saver:
-    """Writes the prepared records and lines on ``conn`` in a thread of its own, so the
-    database's work (SQLite runs its inserts without the GIL) overlaps the next batch's
-    reading and mapping. Only this thread uses ``conn`` between enter and exit; an
-    insert's error comes back at the next ``put`` or at exit."""
-
-    def __init__(self, conn: Any):
-        self.conn = conn
-        self.queue: queue.Queue = queue.Queue(maxsize=1)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="mk-export-save", daemon=True)
-
-    def __enter__(self) -> _Saver:
-        self.thread.start()
-        return self
-
-    def _run(self) -> None:
-        while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            if self.error is None:
-                try:
-                    insert_columns(self.conn, *item)
-                except BaseException as e:  # handed to the caller's thread
-                    self.error = e
-
-    def put(self, item: tuple) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put(item)
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        self.queue.put(None)
-        self.thread.join()
-        if kind is None and self.error is not None:
-            raise self.error
 
 
 def _text(v: Any) -> Any:
