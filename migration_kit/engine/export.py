@@ -13,9 +13,8 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +27,9 @@ from ..errors import BadInputError, FormulaRuntimeError
 from ..jsonio import dump_row
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
-from ..values import convert
 from ..workspace import Workspace
-from . import history
+from . import export_columns, history
+from .export_checks import Failed, cell_limit, column_check, column_specs, neutralise, neutralises
 from .lock import scenario_lock
 from .mapping import export_getters, flatten, formula_context
 from .prepare import (
@@ -44,15 +43,7 @@ from .progress import progress_bar
 
 PR = db.prepared_record
 PL = db.prepared_line
-NUMBER = re.compile(r"^[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?$")
-DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(v: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe."""
-    if isinstance(v, str) and v.startswith(DANGEROUS) and not NUMBER.match(v.strip()):
-        return "'" + v
-    return v
+__all__ = ["ExportSummary", "export", "neutralise", "prepare_export"]
 
 
 @dataclass
@@ -87,7 +78,16 @@ def _export_scenario(ws: Workspace, name: str) -> Scenario:
 def prepare_export(ws: Workspace, name: str, *, progress: bool = True) -> PrepareSummary:
     sc = _export_scenario(ws, name)
     with scenario_lock(ws, sc.name, "prepare"):
+        if _bulk(ws, sc) is None:
+            return export_columns.prepare(ws, sc, progress)
         return _prepare(ws, sc, progress)
+
+
+def _bulk(ws: Workspace, sc: Scenario) -> str | None:
+    """None when the scenario runs the bulk path (engine ``columns``), else why not."""
+    if sc.engine == "rows":
+        return "engine: rows"
+    return export_columns.unsupported(ws, sc)
 
 
 def _prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
@@ -170,25 +170,47 @@ def export(ws: Workspace, name: str, *, prepare_first: bool = True,
     """Prepare (unless told not to) and write the Active rows as a new file version."""
     sc = _export_scenario(ws, name)
     with scenario_lock(ws, sc.name, "export"):
+        bulk = _bulk(ws, sc) is None
+        if prepare_first and bulk and load_provider(ws, sc.provider).ptype.writable:
+            # one pass: the documents are prepared and written to the file as they are read
+            prov = _writable(ws, sc)
+            return _export(ws, sc, prov, prov.schema.columns(), lambda tmp, cols:
+                           export_columns.prepare_and_write(ws, sc, prov, cols, tmp, progress))
         if prepare_first:
-            _prepare(ws, sc, progress)
-        return _export(ws, sc, progress)
+            if bulk:
+                export_columns.prepare(ws, sc, progress)
+            else:
+                _prepare(ws, sc, progress)
+        prov = _writable(ws, sc)
+        with ws.connect() as conn:
+            cols = prepared_state(conn, sc.name)["columns"]
+        if bulk:
+            return _export(ws, sc, prov, cols, lambda tmp, cols:
+                           export_columns.write_prepared(ws, sc, prov, cols, tmp, progress))
+        return _export(ws, sc, prov, cols, lambda tmp, cols:
+                       _write_rows(ws, sc, prov, cols, tmp, progress))
 
 
-def _export(ws: Workspace, sc: Scenario, progress: bool) -> ExportSummary:
+def _writable(ws: Workspace, sc: Scenario) -> Provider:
     prov = load_provider(ws, sc.provider)
     if not prov.ptype.writable:
         raise BadInputError(f"provider {prov.name!r} ({prov.type}) cannot be written")
-    summary = ExportSummary(sc.name)
-    with ws.connect() as conn:
-        cols = prepared_state(conn, sc.name)["columns"]
-    check = _checker(prov, cols, sc.options.get("neutralise_formulas", True) and
-                     prov.type in ("csv", "excel"))
-    written: list[int] = []
+    return prov
+
+
+# (rows written, the records of the rows written, the rows that failed)
+Written = tuple[int, set[int], list[dict[str, Any]]]
+
+
+def _write_rows(ws: Workspace, sc: Scenario, prov: Provider, cols: list[str], tmp: Path,
+                progress: bool) -> Written:
+    """The reference path: the prepared rows one by one, checked, to the provider's writer."""
+    check = _checker(prov, cols, neutralises(prov, sc.options))
+    written: set[int] = set()
     failed: list[dict[str, Any]] = []
     bar = progress_bar(progress, desc=f"export {sc.name}", unit="rows")
 
-    def rows():
+    def rows() -> Iterator[tuple]:
         with ws.connect() as read:
             q = (select(PL.c.line_no, PL.c.record_no, PL.c.data)
                  .join(PR, and_(PR.c.scenario == PL.c.scenario,
@@ -202,9 +224,19 @@ def _export(ws: Workspace, sc: Scenario, progress: bool) -> ExportSummary:
                 if err:
                     failed.append({"line": line_no, "record": rec_no, **err})
                     continue
-                written.append(rec_no)
+                written.add(rec_no)
                 yield tuple(values)
 
+    n = prov.ptype.write(tmp, prov.params, prov.schema, cols, rows())
+    bar.close()
+    return n, written, failed
+
+
+def _export(ws: Workspace, sc: Scenario, prov: Provider, cols: list[str],
+            write: Callable[[Path, list[str]], Written]) -> ExportSummary:
+    """``write`` the rows to a temp file, then store it as the next version and mark the
+    records Processed (those with a row that failed get its error) in one transaction."""
+    summary = ExportSummary(sc.name)
     folder = ws.path("files", prov.name)
     folder.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(folder)
@@ -213,13 +245,12 @@ def _export(ws: Workspace, sc: Scenario, progress: bool) -> ExportSummary:
     os.close(fd)
     tmp = Path(name)
     try:
-        n = prov.ptype.write(tmp, prov.params, prov.schema, cols, rows())
-        bar.close()
+        n, written, failed = write(tmp, cols)
         with ws.transaction() as conn:
             run = history.start(conn, sc.name, "export", ws.user)
             fv: FileVersion = store_written_version(ws, prov, tmp, conn)
             bad = {f["record"] for f in failed}
-            ok = sorted(set(written) - bad)
+            ok = sorted(written - bad)
             if ok:
                 conn.execute(update(PR).where(and_(PR.c.scenario == bindparam("s"),
                                                    PR.c.record_no == bindparam("r")))
@@ -246,12 +277,6 @@ def _export(ws: Workspace, sc: Scenario, progress: bool) -> ExportSummary:
         if tmp.exists():
             tmp.unlink()
     return summary
-
-
-def _plain_decimal(d: Decimal) -> Decimal:
-    """10.0000 -> 10 and 159.5000 -> 159.5: the ERP's scale is storage, not the file's."""
-    n = d.normalize()
-    return n.quantize(Decimal(1)) if n == n.to_integral_value() else n
 
 
 TMP_PREFIX = ".export-"
@@ -282,81 +307,19 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-MEMO_SIZE = 20_000  # converted texts remembered per column
-_MISSING = object()
-
-
 def _checker(prov: Provider, cols: list[str], neutral: bool):
     """Checks each value against its column (type, length) and neutralises formulas."""
-    types = {}
-    for o in prov.schema.objects:
-        for f in o.fields:
-            name = f.name if len(prov.schema.objects) == 1 else f"{o.name}.{f.name}"
-            types[name] = f
-    specs = [types.get(c) for c in cols]
-    limit = prov.params.get("max_cell_length", 32767 if prov.type == "excel" else None)
-
+    specs = column_specs(prov, cols)
+    limit = cell_limit(prov)
     # Prepared values are JSON text: each distinct text of a typed column is converted
-    # once (convert and _plain_decimal are pure functions of it); errors are not remembered.
-    # One closure per column, compiled here; a failing value raises _Failed with its error.
-    fns = [_column_check(c, f, limit, neutral) for c, f in zip(cols, specs)]
+    # once (convert and plain_decimal are pure functions of it); errors are not remembered.
+    # One closure per column, compiled here; a failing value raises Failed with its error.
+    fns = [column_check(c, f, limit, neutral) for c, f in zip(cols, specs)]
 
     def check(values: list[Any]) -> tuple[list[Any], dict[str, str] | None]:
         try:
             return [fn(v) for fn, v in zip(fns, values)], None
-        except _Failed as e:
+        except Failed as e:
             return values, e.error
 
     return check
-
-
-class _Failed(Exception):
-    def __init__(self, error: dict[str, str]):
-        self.error = error
-
-
-def _column_check(c: str, f: Any, limit: int | None, neutral: bool) -> Callable[[Any], Any]:
-    """One column's check of ``_checker``: the value to write, or raises _Failed."""
-
-    def text(v: str) -> str:
-        if limit and len(v) > limit:
-            raise _Failed({"field": c, "message":
-                           f"{len(v)} characters is too long (at most {limit})"})
-        if neutral and v.startswith(DANGEROUS) and not NUMBER.match(v.strip()):
-            return "'" + v
-        return v
-
-    if f is None or f.type == "string":
-        def plain(v: Any) -> Any:
-            if isinstance(v, Decimal):
-                v = _plain_decimal(v)
-            if isinstance(v, str):
-                return text(v)
-            return v
-
-        return plain
-
-    ftype = f.type
-    memo: dict[str, Any] = {}
-
-    def typed(v: Any) -> Any:
-        if v is None:
-            return v
-        if type(v) is str:
-            done = memo.get(v, _MISSING)
-            if done is not _MISSING:
-                return done
-        source = v
-        try:
-            v = convert(v, ftype)
-        except ValueError as e:
-            raise _Failed({"field": c, "message": f"cannot be written as {ftype}: {e}"}) from None
-        if isinstance(v, Decimal):
-            v = _plain_decimal(v)
-        if type(source) is str and not isinstance(v, str) and len(memo) < MEMO_SIZE:
-            memo[source] = v
-        if isinstance(v, str):
-            return text(v)
-        return v
-
-    return typed
