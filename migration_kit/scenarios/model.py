@@ -62,8 +62,9 @@ class OptionsModel(Strict):
     locale: Annotated[str, AfterValidator(choice(sorted(LOCALES)))] | None = None
     batch_size: Annotated[int, Field(gt=0)] = 500
     workers: Annotated[int, Field(gt=0, le=64)] = 1  # import processes (PostgreSQL)
-    # import engine: "columns" converts and checks a batch column by column; "rows" is
-    # the reference, record by record (the same results: tests/engine/test_engines.py)
+    # engine: "columns" converts and checks a batch column by column (import) or flattens
+    # in the database and writes in batches (export); "rows" is the reference, record by
+    # record (the same results: tests/engine/test_engines.py, test_export_engines.py)
     engine: Annotated[str, AfterValidator(choice(ENGINES))] = "columns"
     sync: Annotated[str, AfterValidator(choice(SYNC))] = "full"
     discard_previous: bool = True
@@ -223,7 +224,7 @@ class Scenario:
 
     @property
     def engine(self) -> str:
-        """``columns`` (default) or ``rows``: the import engine (see OptionsModel)."""
+        """``columns`` (default) or ``rows``: the import or export engine (OptionsModel)."""
         return self.options.get("engine", "columns")
 
     def active_mapping(self) -> list[MappingLine]:
