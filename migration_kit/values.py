@@ -197,7 +197,7 @@ def to_decimal(v: Any, locale: str | Locale | None = None, scale: int | None = N
         raise ValueError(f"{_show(v)} is not a number")
     if scale is not None:
         try:
-            d = d.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
+            d = d.quantize(Decimal(1).scaleb(-scale), ROUND_HALF_UP)
         except InvalidOperation:
             raise ValueError(f"{_show(v)} is too large for {scale} decimals") from None
     return d
@@ -223,7 +223,7 @@ def plain_decimals(texts: Iterable[str], locale: str | Locale | None = None,
             d = Decimal(t)
             if q is not None:
                 try:
-                    d = d.quantize(q, rounding=ROUND_HALF_UP)
+                    d = d.quantize(q, ROUND_HALF_UP)
                 except InvalidOperation:
                     continue  # too large: to_decimal words it
             out[t] = d

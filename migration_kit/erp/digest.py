@@ -14,6 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any
 
 from .windows import WindowDef
@@ -29,7 +30,7 @@ def _canon_fn(kind: str, quant: Decimal | None) -> Callable[[Any], Any]:
                 return None
             try:
                 d = v if type(v) is Decimal else Decimal(str(v))
-                return format(d.quantize(quant, rounding=ROUND_HALF_UP), "f")
+                return format(d.quantize(quant, ROUND_HALF_UP), "f")
             except (InvalidOperation, ValueError):
                 return str(v)
         dec.quant = quant  # type: ignore[attr-defined]  # for _canon_column
@@ -91,7 +92,10 @@ class DocumentDigest:
             else:
                 per_doc = None
                 rows = [doc.get(name) or {} for doc in docs]
-            cols = [[row.get(n) for row in rows] for n in names]
+            try:  # checked documents have every field: the loops run in C
+                cols = [list(map(itemgetter(n), rows)) for n in names]
+            except KeyError:
+                cols = [[row.get(n) for row in rows] for n in names]
             for i, canon in special:
                 cols[i] = _canon_column(canon, cols[i])
             flat = list(map(list, zip(*cols))) if names else [[] for _ in rows]
@@ -110,12 +114,19 @@ class DocumentDigest:
 def _canon_column(canon: Callable[[Any], Any], col: list[Any]) -> list[Any]:
     quant = getattr(canon, "quant", None)
     if quant is not None and set(map(type, col)) <= {Decimal, type(None)}:
-        try:  # what dec() does to each decimal, in one comprehension
-            return [None if v is None else format(v.quantize(quant, rounding=ROUND_HALF_UP),
-                                                  "f") for v in col]
+        # what dec() does, in one comprehension; str() is format(d, "f") for a quantized
+        # decimal (exponent -scale) while the scale is at most 6, and faster
+        text = str if quant.as_tuple().exponent >= -6 else _fixed
+        try:
+            return [None if v is None else text(v.quantize(quant, ROUND_HALF_UP))
+                    for v in col]
         except InvalidOperation:
             pass
     return list(map(canon, col))
+
+
+def _fixed(d: Decimal) -> str:
+    return format(d, "f")
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -171,7 +171,7 @@ class DocumentValidator:
                 elif t is Decimal and decimal and v.is_finite():
                     if quant is not None:
                         try:
-                            v = v.quantize(quant, rounding=ROUND_HALF_UP)
+                            v = v.quantize(quant, ROUND_HALF_UP)
                         except InvalidOperation:
                             v = self._convert(obj, f, v, raw, line, errors)
                 else:
@@ -279,7 +279,7 @@ class DocumentValidator:
             try:  # what convert() does to a finite decimal, without its overhead
                 if type(value) is not Decimal or q is None or not value.is_finite():
                     raise InvalidOperation
-                value = value.quantize(q, rounding=ROUND_HALF_UP)
+                value = value.quantize(q, ROUND_HALF_UP)
             except InvalidOperation:
                 value = convert(value, f.value_type, scale=f.scale)
         except (FormulaRuntimeError, ValueError) as e:

@@ -173,7 +173,7 @@ class ColumnChecker:
                 elif t is Decimal and decimal and v.is_finite():
                     if quant is not None:
                         try:
-                            v = v.quantize(quant, rounding=ROUND_HALF_UP)
+                            v = v.quantize(quant, ROUND_HALF_UP)
                         except InvalidOperation:
                             v = convert(v, f.value_type, scale=f.scale)
                 else:
