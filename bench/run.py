@@ -137,7 +137,7 @@ class Bench:
                                                                    else " (SQLite)"),
                      ours, base, "pandas read_csv + to_sql" + (" (default method)" if pg
                                                                else ""),
-                     goal="ratio <= 2.0", met=ratio <= 2.0)
+                     goal="ratio <= 1.0", met=ratio <= 1.0)
 
     def import_sqlite(self) -> dict:
         return self._import("import_sqlite", pg=False)
@@ -175,7 +175,7 @@ class Bench:
         r = _case("import_pg_2w", "prepare + import, PostgreSQL, 2 workers", ours, base,
                   "pandas read_csv + to_sql (default method)",
                   goal="faster than 1 worker" + (f" ({one['seconds']:.2f} s)" if one else ""),
-                  met=ratio <= 2.0 if one is None else ours["seconds"] < one["seconds"])
+                  met=ratio <= 1.0 if one is None else ours["seconds"] < one["seconds"])
         r["worker_peak_mb"] = ours.get("worker_peak_rss_mb")
         if one is not None:
             r["vs_1_worker"] = round(ours["seconds"] / max(one["seconds"], 1e-9), 2)
@@ -195,8 +195,8 @@ class Bench:
         growth = big["peak_rss_mb"] / max(small["peak_rss_mb"], 1e-9)
         r = _case("memory", "peak RSS of prepare + import, full vs 1/10 of the lines", big,
                   small, "ours at 1/10 of the lines",
-                  goal="full < 500 MB and < 1.5x the 1/10 run (ratio here: peak RSS)",
-                  met=big["peak_rss_mb"] < 500 and growth < 1.5)
+                  goal="full <= 200 MB and < 1.5x the 1/10 run (ratio here: peak RSS)",
+                  met=big["peak_rss_mb"] <= 200 and growth < 1.5)
         r["time_ratio"], r["ratio"] = r["ratio"], round(growth, 2)
         return r
 
@@ -208,8 +208,8 @@ class Bench:
         base = self.step("export_pandas", w, d)
         ratio = ours["seconds"] / max(base["seconds"], 1e-9)
         return _case("export", "export of invoices, flattened to CSV (SQLite)", ours, base,
-                     "pandas read_sql x2 + merge + to_csv", goal="ratio <= 1.5",
-                     met=ratio <= 1.5)
+                     "pandas read_sql x2 + merge + to_csv", goal="ratio <= 1.0",
+                     met=ratio <= 1.0)
 
     def run(self, cases: list[str]) -> dict:
         started = dt.datetime.now()
