@@ -38,12 +38,12 @@ from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, insert, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import and_, select
 
 from .. import db
 from ..catalog.versions import Provider, load_provider
 from ..erp.bulk_read import flat_batches
+from ..erp.store import bulk_insert_columns
 from ..errors import FormulaRuntimeError, Location, SourceError
 from ..jsonio import dump_row
 from ..providers.base import display_name
@@ -336,11 +336,11 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                                 err[r], err_field[r] = message, target
                                 errors += 1
                                 bad_recs.add(rec_nos[i])
-                    insert_columns(conn, PR, _PR_NAMES, [
+                    bulk_insert_columns(conn, PR, _PR_NAMES, [
                         [sc.name] * n_rec, list(range(base, base + n_rec)),
                         [i + 1 for i in lasts[:-1]], lasts[1:], keys, [True] * n_rec,
                         [False] * n_rec, err, err_field])
-                    insert_columns(conn, PL, _PL_NAMES, [[sc.name] * k, line_nos, rec_nos,
+                    bulk_insert_columns(conn, PL, _PL_NAMES, [[sc.name] * k, line_nos, rec_nos,
                                                          [None] * k, data])
                     records += n_rec
                     lines += k
@@ -371,40 +371,6 @@ _PL_NAMES = ["scenario", "line_no", "record_no", "source_line", "data"]
 
 def _text(v: Any) -> Any:
     return v if v is None or isinstance(v, str | int) else str(v)
-
-
-def insert_columns(conn: Any, table: Any, names: list[str], columns: list[list[Any]]) -> None:
-    """``store.bulk_insert`` for rows given as columns: the values through their columns'
-    bind processors, SQLite ``executemany`` or PostgreSQL ``COPY`` on the connection's own
-    DBAPI connection (the caller's transaction)."""
-    if not columns or not columns[0]:
-        return
-    dialect = conn.dialect
-    copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
-    if dialect.name != "sqlite" and not copy:
-        conn.execute(insert(table), [dict(zip(names, r)) for r in zip(*columns)])
-        return
-    procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
-    cols = [list(map(p, c)) if p is not None else c for p, c in zip(procs, columns)]
-    prep = dialect.identifier_preparer
-    target = f"{prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)})"
-    if copy:
-        sql = f"COPY {target} FROM STDIN"
-        cur = conn.connection.driver_connection.cursor()
-    else:
-        sql = f"INSERT INTO {target} VALUES ({', '.join('?' * len(names))})"
-        cur = conn.connection.cursor()
-    try:
-        if copy:
-            with cur.copy(sql) as out:
-                for row in zip(*cols):
-                    out.write_row(row)
-        else:
-            cur.executemany(sql, zip(*cols))
-    except dialect.loaded_dbapi.Error as e:
-        raise DBAPIError.instance(sql, None, e, dialect.loaded_dbapi.Error) from e
-    finally:
-        cur.close()
 
 
 # -- write -----------------------------------------------------------------------------
