@@ -141,7 +141,9 @@ LENGTHS = {"Description": 255, "LineDescription": 255, "InvoiceNbr": 15, "Custom
            "ItemCode": 30, "Account": 10}
 KINDS = ["blank", "unknown_customer", "unknown_item", "bad_account", "bad_number",
          "bad_date", "too_long", "zero_qty", "out_of_range", "wrong_amount", "whitespace",
-         "non_ascii", "no_lines", "due_before", "null_word"]
+         "non_ascii", "no_lines", "due_before", "null_word", "other_digits"]
+# Unicode digits other than 0-9 (Arabic-Indic, fullwidth, Devanagari): Decimal reads them
+DIGITS = ["٠١٢٣٤٥٦٧٨٩", "０１２３４５６７８９", "०१२३४५६७८९"]
 
 
 @st.composite
@@ -211,6 +213,11 @@ def spoil(draw, row: dict[str, str], locale: str | None, kind: str) -> tuple[str
         row["InvoiceDate"] = fmt_date(day, locale)
         col, value = "DueDate", fmt_date(day - dt.timedelta(days=draw(st.integers(1, 3))),
                                          locale)
+    elif kind == "other_digits":  # a number (or date) written in other digits
+        col = draw(st.sampled_from(["Qty", "UnitPrice", "Discount", "Amount",
+                                    "InvoiceDate", "Account"]))
+        digits = draw(st.sampled_from(DIGITS))
+        value = row[col].translate(str.maketrans("0123456789", digits))
     else:  # null_word: the provider's null text
         col, value = draw(st.sampled_from(HEADER)), "NULL"
     row[col] = value
