@@ -36,6 +36,8 @@ from .engines_data import HEADER, MAP, PARAMS, InvoiceFile, invoice_files
 SCENARIO = "invoices"
 WINDOW = "AR301000"
 ENGINES = ("rows", "columns")
+# function_scoped_fixture: the only one is conftest's autouse ``quiet`` (an environment
+# variable), the same for every example; each example makes its own workspaces.
 SETTINGS = settings(max_examples=30, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow,
                                            HealthCheck.function_scoped_fixture,
@@ -280,9 +282,10 @@ def test_engines_agree(template, case):
 @given(file=invoice_files(max_invoices=6), batch_size=st.integers(1, 7),
        mode=st.sampled_from(["insert", "upsert"]))
 def test_engines_agree_stopping_and_continuing(template, file, batch_size, mode):
-    """The run that stops on the first record in error, then the run that goes on after
-    it is corrected away (Active cleared) and a run over nothing left: the record that
-    stopped the run (message, line, record, field) and what each run saved are the same."""
+    """The run that stops on the first record in error, then the runs that go on after
+    each stop once the record is put aside (Active cleared), a run over nothing left, and
+    the same rows dropped again as version 2 (in reverse order): the record that stopped
+    each run (message, line, record, field) and what each run saved are the same."""
     opts = {"break_on_error": True, "validate_only": False, "mode": mode,
             "save_only_if_valid": False, "batch_size": batch_size, "grouping": "key",
             "locale": file.locale,
