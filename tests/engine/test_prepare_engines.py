@@ -160,8 +160,11 @@ def stored(ws, name: str) -> dict:
     with ws.db_engine.connect() as c:
         p = {"s": name}
         return {
+            # the JSON columns as text too: PostgreSQL's driver reads a JSON null and a
+            # SQL NULL both as None
             "records": [tuple(r) for r in c.execute(text(
-                "SELECT * FROM mk_prepared_record WHERE scenario = :s ORDER BY record_no"), p)],
+                "SELECT *, CAST(key AS TEXT), CAST(result AS TEXT) FROM mk_prepared_record "
+                "WHERE scenario = :s ORDER BY record_no"), p)],
             "lines": [tuple(r) for r in c.execute(text(
                 "SELECT * FROM mk_prepared_line WHERE scenario = :s ORDER BY line_no"), p)],
         }
