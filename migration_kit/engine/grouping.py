@@ -14,6 +14,7 @@ unless it is to be imported again (``mode: upsert`` and its rows changed).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,11 @@ def key_text(key: dict[str, Any] | None, empty: str = "") -> str:
     if not key:
         return empty
     return ", ".join(f"{k.split('.', 1)[-1]}={v}" for k, v in key.items())
+
+
+def doc_key(identity: dict[str, Any] | None) -> str | None:
+    """A record's group key: its document key as text (None: no key, never gathered)."""
+    return json.dumps(identity, sort_keys=True, ensure_ascii=False) if identity else None
 
 
 def rows_digest(data: Iterable[str]) -> str:
@@ -98,6 +104,17 @@ def gather(conn, scenario: str) -> int:
                       "WHERE scenario = :s AND record_no < 0"), params)
     conn.execute(text("DELETE FROM mk_regroup WHERE scenario = :s"), params)
     return gathered
+
+
+def count_gathered(conn, scenario: str) -> int:
+    """How many records were gathered from rows that were not adjacent, after
+    :func:`gather`: a record's lines are numbered in file order, so its lines stood
+    together exactly when they fill the stretch from its first line to its last. (The
+    column engine gathers the rows of a key within each batch before :func:`gather`, whose
+    own count sees only the records it merged.)"""
+    return conn.execute(select(func.count()).where(and_(
+        PR.c.scenario == scenario, PR.c.group_key.is_not(None),
+        PR.c.last_line - PR.c.first_line + 1 != PR.c.line_count))).scalar_one()
 
 
 @dataclass

@@ -6,7 +6,6 @@ file) leaves everything as it was.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -20,8 +19,9 @@ from ..jsonio import dump_row
 from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..workspace import Workspace
-from . import grouping, history
+from . import grouping, history, prepare_columns
 from .continuation import CONTINUATION_BEFORE_KEY, Continuation
+from .grouping import doc_key
 from .lock import scenario_lock
 from .mapping import ImportMapping
 from .progress import progress_bar
@@ -69,10 +69,6 @@ class PrepareSummary:
         return text
 
 
-def doc_key(identity: dict[str, Any] | None) -> str | None:
-    return json.dumps(identity, sort_keys=True, ensure_ascii=False) if identity else None
-
-
 def prepare(ws: Workspace, name: str, *, version: int | None = None,
             progress: bool = True) -> PrepareSummary:
     """Prepare an import scenario (see the module doc)."""
@@ -93,55 +89,16 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
     columns = source.columns
     follow = Continuation(mapping, columns) if sc.continuation_rows else None
     one_per_key = sc.grouping == "key" and bool(mapping.key_targets)
-    lines = records = filtered = 0
     with ws.transaction() as conn:
         run = history.start(conn, sc.name, "prepare", ws.user, fv.version)
         clear_prepared(conn, sc.name)
-        rec_rows: list[dict[str, Any]] = []
-        line_rows: list[dict[str, Any]] = []
-        current: dict[str, Any] | None = None
-        last_key: tuple | None = None
         bar = progress_bar(progress, desc=f"prepare {sc.name}", unit="rows")
         try:
-            for batch in source.batches(conn):
-                for values, line in zip(batch.rows, batch.lines):
-                    row = dict(zip(columns, values))
-                    if not keep(row):
-                        filtered += 1
-                        continue
-                    lines += 1
-                    err: MappingError | None = None
-                    if follow is not None:
-                        values, err = follow.line(row, values, line)
-                    if err is None or err.target != CONTINUATION_BEFORE_KEY:
-                        try:
-                            key, ident = mapping.key_and_identity(row)
-                        except MappingError as e:
-                            key, ident, err = ("\0error", lines), None, e
-                    else:
-                        key, ident = ("\0error", lines), None
-                    if current is None or key is None or key != last_key:
-                        records += 1
-                        current = {"scenario": sc.name, "record_no": records,
-                                   "first_line": lines, "last_line": lines,
-                                   "key": ident, "active": True, "processed": False,
-                                   "error": None, "error_field": None, "error_stage": None,
-                                   "result": None, "group_key": doc_key(ident),
-                                   "line_count": 0, "source_line": line, "note": None}
-                        rec_rows.append(current)
-                        last_key = key
-                    current["last_line"] = lines
-                    current["line_count"] += 1
-                    if err is not None and current["error"] is None:
-                        current["error"], current["error_field"] = err.message, err.target
-                        current["error_stage"] = "prepare"
-                    line_rows.append({"scenario": sc.name, "line_no": lines,
-                                      "record_no": records, "source_line": line,
-                                      "data": dump_row(values)})
-                    if len(line_rows) >= CHUNK:
-                        _flush(conn, rec_rows, line_rows, keep_last=True)
-                bar.update(len(batch.rows))
-            _flush(conn, rec_rows, line_rows, keep_last=False)
+            if sc.engine == "rows":
+                lines, filtered = _rows(conn, sc, source, mapping, keep, follow, bar)
+            else:
+                lines, filtered = prepare_columns.write(conn, sc, source, mapping, keep,
+                                                        follow, bar)
         except SourceError as e:
             # Name the provider, its version and the file as uploaded, not the stored copy;
             # the transaction rolls back: the old prepared data stays as it was.
@@ -154,7 +111,11 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
             raise
         finally:
             bar.close()
-        gathered = grouping.gather(conn, sc.name) if one_per_key else 0
+        gathered = 0
+        if one_per_key:
+            gathered = grouping.gather(conn, sc.name)
+            if sc.engine != "rows":  # records were gathered within each batch already
+                gathered = grouping.count_gathered(conn, sc.name)
         match = grouping.match_ledger(conn, sc.name, fv.version,
                                       one_record_per_key=one_per_key, mode=sc.mode)
         save_prepared_state(conn, sc, columns, fv.version)
@@ -168,6 +129,58 @@ def _prepare(ws: Workspace, sc: Scenario, version: int | None, progress: bool
                        counts={k: v for k, v in summary.to_dict().items()
                                if isinstance(v, int)})
     return summary
+
+
+def _rows(conn, sc: Scenario, source, mapping: ImportMapping, keep, follow: Continuation | None,
+          bar) -> tuple[int, int]:
+    """The row path (``engine: rows``, the reference): one row at a time, one run of adjacent
+    rows with equal keys per record (gathered after, in SQL). Returns (lines, filtered)."""
+    columns = source.columns
+    lines = records = filtered = 0
+    rec_rows: list[dict[str, Any]] = []
+    line_rows: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    last_key: tuple | None = None
+    for batch in source.batches(conn):
+        for values, line in zip(batch.rows, batch.lines):
+            row = dict(zip(columns, values))
+            if not keep(row):
+                filtered += 1
+                continue
+            lines += 1
+            err: MappingError | None = None
+            if follow is not None:
+                values, err = follow.line(row, values, line)
+            if err is None or err.target != CONTINUATION_BEFORE_KEY:
+                try:
+                    key, ident = mapping.key_and_identity(row)
+                except MappingError as e:
+                    key, ident, err = ("\0error", lines), None, e
+            else:
+                key, ident = ("\0error", lines), None
+            if current is None or key is None or key != last_key:
+                records += 1
+                current = {"scenario": sc.name, "record_no": records,
+                           "first_line": lines, "last_line": lines,
+                           "key": ident, "active": True, "processed": False,
+                           "error": None, "error_field": None, "error_stage": None,
+                           "result": None, "group_key": doc_key(ident),
+                           "line_count": 0, "source_line": line, "note": None}
+                rec_rows.append(current)
+                last_key = key
+            current["last_line"] = lines
+            current["line_count"] += 1
+            if err is not None and current["error"] is None:
+                current["error"], current["error_field"] = err.message, err.target
+                current["error_stage"] = "prepare"
+            line_rows.append({"scenario": sc.name, "line_no": lines,
+                              "record_no": records, "source_line": line,
+                              "data": dump_row(values)})
+            if len(line_rows) >= CHUNK:
+                _flush(conn, rec_rows, line_rows, keep_last=True)
+        bar.update(len(batch.rows))
+    _flush(conn, rec_rows, line_rows, keep_last=False)
+    return lines, filtered
 
 
 def _flush(conn, rec_rows: list, line_rows: list, *, keep_last: bool) -> None:

@@ -751,6 +751,7 @@ class _Reader:
         width = self.width
         need = self.need
         nulls = frozenset(self.p["null_values"] or ())
+        null_of = dict.fromkeys(nulls).get  # null_of(v, v): None for a null text, else v
         ragged_ok = bool(self.p["tolerate_ragged"])
         skips = self.skips
         if positions == list(range(width)):
@@ -805,7 +806,7 @@ class _Reader:
         for _recno, line, rec in self.it:
             if len(rec) == width and not pending:
                 if positions is None and dropped is None:
-                    yield line, tuple(None if v in nulls else v for v in rec)
+                    yield line, tuple(map(null_of, rec, rec))
                 else:
                     yield out(line, rec)
                 continue

@@ -1,0 +1,318 @@
+"""Prepare a batch at a time, column by column: the default engine (scenario option
+``engine: columns``).
+
+It writes the same prepared records and lines as the row path of :mod:`.prepare`
+(``engine: rows``, the reference; ``tests/engine/test_prepare_engines.py`` compares the
+two on generated files), with the work of a provider batch done per column or per stretch
+of rows instead of per row:
+
+* restrictions read only the fields they name, so the restriction predicate is evaluated
+  once per distinct combination of those fields' values (text values; others row by row);
+* key and identity of a row likewise, once per distinct combination of the key columns'
+  texts, by the mapping's own ``key_and_identity``: a key value is converted once, and a
+  bad one gives the very error the row path gives;
+* records: a run of adjacent rows with equal keys starts where a row's key differs from
+  the one above (compared in C); with ``grouping: key`` the runs of a key within a batch
+  are gathered into one record here, and :func:`.grouping.gather` gathers the records of a
+  key across batches afterwards, in SQL, as it does for the row path;
+* the lines' JSON from one encoder built once, the text of ``jsonio.dump_row``;
+* records and lines written with ``bulk_insert`` (SQLite executemany, PostgreSQL COPY).
+
+Continuation rows go through the row path's own :class:`.continuation.Continuation`,
+called only for the rows whose key columns are blank. Memory stays bounded by a batch:
+only the record still open at a batch's end (its run may go on) is kept for the next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from itertools import compress
+from operator import itemgetter, ne
+from typing import Any
+
+from .. import db
+from ..erp.store import bulk_insert
+from ..errors import MappingError
+from ..jsonio import dump_row, encode
+from ..scenarios.model import Scenario
+from .continuation import CONTINUATION_BEFORE_KEY, Continuation
+from .grouping import doc_key
+from .mapping import ImportMapping
+
+PR = db.prepared_record
+PL = db.prepared_line
+MEMO_SIZE = 20_000  # distinct combinations remembered across batches (then forgotten)
+
+
+def write(conn, sc: Scenario, source, mapping: ImportMapping, keep: Callable,
+          follow: Continuation | None, bar) -> tuple[int, int]:
+    """Write a scenario's prepared records and lines from ``source``; returns (lines,
+    lines left out by restrictions), as the row path does."""
+    w = _Writer(sc, source.columns, mapping, keep, follow)
+    for batch in source.batches(conn):
+        w.batch(conn, batch.rows, batch.lines)
+        bar.update(len(batch.rows))
+    w.finish(conn)
+    return w.lines, w.filtered
+
+
+# -- values once per distinct combination ----------------------------------------------
+_MISSING = object()
+
+
+def _is_text(v: Any) -> bool:
+    return v is None or type(v) is str
+
+
+class _Memo:
+    """``fn(row)`` for each row of a batch, where ``fn`` reads only the columns ``names``:
+    called once per distinct combination of their values, given a row of those columns.
+    Only combinations of text (and None) are remembered: ``1``, ``1.0`` and ``True`` are
+    equal in Python but need not give the same result, so other values go row by row."""
+
+    def __init__(self, fn: Callable[[dict[str, Any]], Any], columns: Sequence[str],
+                 names: Sequence[str]):
+        idx = {c: i for i, c in enumerate(columns)}  # as dict(zip(columns, row)): last wins
+        self.names = [c for c in dict.fromkeys(names) if c in idx]
+        self.fn = fn
+        self.memo: dict[Any, Any] = {}
+        self.single = len(self.names) == 1
+        self.get = itemgetter(*[idx[c] for c in self.names]) if self.names else None
+
+    def _row(self, combo: Any) -> dict[str, Any]:
+        return {self.names[0]: combo} if self.single else dict(zip(self.names, combo))
+
+    def _text(self, combo: Any) -> bool:
+        return _is_text(combo) if self.single else all(map(_is_text, combo))
+
+    def values(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        if self.get is None:  # reads no column of the file: one value for every row
+            if () not in self.memo:
+                self.memo[()] = self.fn({})
+            return [self.memo[()]] * len(rows)
+        combos = list(map(self.get, rows))
+        memo, fn = self.memo, self.fn
+        if len(memo) > MEMO_SIZE:
+            memo.clear()
+        others = False
+        try:
+            distinct = dict.fromkeys(combos)
+        except TypeError:  # a value that cannot be a dict key: row by row
+            distinct, others = {}, True
+        for c in distinct:
+            if c in memo:
+                continue
+            if self._text(c):
+                memo[c] = fn(self._row(c))
+            else:
+                others = True
+        if not others:
+            return list(map(memo.__getitem__, combos))
+        out = []
+        for c in combos:
+            v = memo.get(c, _MISSING) if self._text(c) else _MISSING
+            out.append(fn(self._row(c)) if v is _MISSING else v)
+        return out
+
+
+# -- the lines' JSON ---------------------------------------------------------------------
+def _default(v: Any) -> Any:
+    out = encode(v)
+    if out is v:
+        raise TypeError(f"Object of type {type(v).__name__} is not JSON serializable")
+    return out
+
+
+def _c_row_encoder() -> Callable[[Sequence[Any]], str] | None:
+    """``dump_row`` without its cost per call: ``JSONEncoder.encode`` builds json's C
+    encoder anew for every row; this builds it once, with the same settings. None when
+    json has no C encoder here, or when it would not write ``dump_row``'s text."""
+    try:
+        from json.encoder import c_make_encoder, encode_basestring
+
+        if c_make_encoder is None:
+            return None
+        enc = c_make_encoder(None, _default, encode_basestring, None, ":", ",", False,
+                             False, True)
+
+        def dump(values: Sequence[Any]) -> str:
+            return "".join(enc(values, 0))
+
+        import datetime as dt
+        from decimal import Decimal
+
+        sample = ('a "q" \\ \n\t\x00 é ø \u2028 😀', None, "", 0, -12, 1.5, 1e300,
+                  float("nan"), float("inf"), True, False, Decimal("-1.50"),
+                  Decimal("1E+3"), dt.date(2024, 2, 29), dt.datetime(2024, 1, 2, 3, 4, 5),
+                  dt.datetime(2024, 1, 2))
+        if dump(sample) != dump_row(sample) or dump([]) != dump_row([]):
+            return None
+        return dump
+    except Exception:  # noqa: BLE001 - any surprise: the plain path
+        return None
+
+
+_dump = _c_row_encoder() or dump_row
+
+
+def dump_rows(rows: Sequence[Sequence[Any]]) -> list[str]:
+    """``[dump_row(r) for r in rows]``, faster."""
+    return list(map(_dump, rows))
+
+
+# -- records from a batch ------------------------------------------------------------------
+def _key_of(result: Any) -> Any:
+    return result[0]
+
+
+class _Writer:
+    def __init__(self, sc: Scenario, columns: list[str], mapping: ImportMapping,
+                 keep: Callable, follow: Continuation | None):
+        self.scenario = sc.name
+        self.columns = columns
+        self.mapping = mapping
+        self.has_key = bool(mapping.key_targets)
+        self.gather = sc.grouping == "key" and self.has_key
+        fields = [r.field for r in sc.restrictions if r.active]
+        self.keep = _Memo(keep, columns, fields) if fields else None
+        key_columns = [c for t in mapping.key_targets + mapping.ident_targets
+                       for c in sorted(t.columns)]
+        self.keys = _Memo(self._key, columns, key_columns)
+        self.follow = follow
+        if follow is not None:
+            idx = {c: i for i, c in enumerate(columns)}
+            self.key_pos = [idx[c] for c in follow.key_columns if c in idx]
+        self.first: Sequence[Any] | None = None  # continuation: the last keyed row
+        self.first_given: Sequence[Any] | None = None  # the one follow.first was made of
+        self.lines = self.filtered = self.records = 0
+        self.current: dict[str, Any] | None = None  # the open record: its run may go on
+        self.last_key: Any = None
+        self.unwritten: dict[int, dict[str, Any]] = {}  # record number -> record
+        self.by_group: dict[str, dict[str, Any]] = {}  # group key -> unwritten record
+
+    def _key(self, row: dict[str, Any]) -> Any:
+        try:
+            key, ident = self.mapping.key_and_identity(row)
+        except MappingError as e:
+            return e
+        return key, ident, doc_key(ident)
+
+    def _continue(self, rows: Sequence[Sequence[Any]], lines: Sequence[int]
+                  ) -> tuple[Sequence[Sequence[Any]], dict[int, MappingError]]:
+        """Continuation rows filled from their record's first line (by the row path's
+        Continuation, given only the rows whose key columns are blank)."""
+        follow, pos, columns = self.follow, self.key_pos, self.columns
+        assert follow is not None
+        errors: dict[int, MappingError] = {}
+        out: list[Sequence[Any]] | None = None
+        for i, values in enumerate(rows):
+            for p in pos:
+                v = values[p]
+                if not (v is None or (isinstance(v, str) and v.strip() == "")):
+                    break
+            else:  # every key column blank: a continuation row
+                if self.first is not self.first_given:
+                    follow.first = (None if self.first is None
+                                    else dict(zip(columns, self.first)))
+                    self.first_given = self.first
+                filled, err = follow.line(dict(zip(columns, values)), values, lines[i])
+                if out is None:
+                    out = list(rows)
+                out[i] = filled
+                if err is not None:
+                    errors[i] = err
+                continue
+            self.first = values
+        return (rows if out is None else out), errors
+
+    def batch(self, conn, rows: Sequence[Sequence[Any]], lines: Sequence[int]) -> None:
+        if self.keep is not None and rows:
+            mask = self.keep.values(rows)
+            if not all(mask):
+                rows, lines = list(compress(rows, mask)), list(compress(lines, mask))
+                self.filtered += len(mask) - len(rows)
+        n = len(rows)
+        if not n:
+            return
+        row_errors: dict[int, MappingError] = {}
+        if self.follow is not None:
+            rows, row_errors = self._continue(rows, lines)
+        results = self.keys.values(rows)
+        base = self.lines  # line numbers: base + 1 .. base + n
+        self.lines += n
+        for i, e in row_errors.items():
+            if e.target == CONTINUATION_BEFORE_KEY:  # no key read: a record of its own
+                results[i] = e
+        failed = [i for i, r in enumerate(results) if type(r) is not tuple]
+        for i in failed:
+            row_errors[i] = results[i]  # a bad key value: its error wins
+        if failed:
+            keys = [r[0] if type(r) is tuple else ("\0error", base + i + 1)
+                    for i, r in enumerate(results)]
+        else:
+            keys = list(map(_key_of, results))
+        # where runs start: every row without keys, else where the key changes
+        if self.has_key:
+            flags = list(map(ne, keys, [self.last_key, *keys[:-1]]))
+            if self.current is None:
+                flags[0] = True
+            starts = list(compress(range(n), flags))
+        else:
+            starts = list(range(n))
+        record_nos: list[int] = []
+        if not starts or starts[0] != 0:  # the batch begins inside the open record
+            assert self.current is not None
+            self._extend(self.current, base, 0, starts[0] if starts else n, record_nos)
+        ends = [*starts[1:], n]
+        for s, e in zip(starts, ends):
+            r = results[s]
+            ident, group = (r[1], r[2]) if type(r) is tuple else (None, None)
+            rec = self.by_group.get(group) if self.gather and group is not None else None
+            if rec is None:
+                self.records += 1
+                rec = {"scenario": self.scenario, "record_no": self.records,
+                       "first_line": base + s + 1, "last_line": base + s + 1,
+                       "key": ident, "active": True, "processed": False,
+                       "error": None, "error_field": None, "error_stage": None,
+                       "result": None, "group_key": group, "line_count": 0,
+                       "source_line": lines[s], "note": None}
+                self.unwritten[self.records] = rec
+                if self.gather and group is not None:
+                    self.by_group[group] = rec
+            self.current = rec
+            self._extend(rec, base, s, e, record_nos)
+        if starts:
+            self.last_key = keys[starts[-1]]
+        for i in sorted(row_errors):  # the first error of a record, in line order
+            rec = self.unwritten[record_nos[i]]
+            if rec["error"] is None:
+                e = row_errors[i]
+                rec["error"], rec["error_field"], rec["error_stage"] = (e.message, e.target,
+                                                                        "prepare")
+        s_ = self.scenario
+        bulk_insert(conn, PL, [
+            {"scenario": s_, "line_no": no, "record_no": rno, "source_line": sl, "data": d}
+            for no, rno, sl, d in zip(range(base + 1, base + n + 1), record_nos, lines,
+                                      dump_rows(rows))])
+        self._write(conn, keep_open=True)
+
+    @staticmethod
+    def _extend(rec: dict[str, Any], base: int, s: int, e: int, record_nos: list[int]
+                ) -> None:
+        rec["last_line"] = base + e
+        rec["line_count"] += e - s
+        record_nos.extend([rec["record_no"]] * (e - s))
+
+    def _write(self, conn, *, keep_open: bool) -> None:
+        """Write the records that can no longer grow (all but the open one)."""
+        cur = self.current if keep_open else None
+        done = [r for r in self.unwritten.values() if r is not cur]
+        if done:
+            bulk_insert(conn, PR, done)
+        self.unwritten = {} if cur is None else {cur["record_no"]: cur}
+        group = cur["group_key"] if cur is not None else None
+        self.by_group = {group: cur} if self.gather and group is not None else {}
+
+    def finish(self, conn) -> None:
+        self._write(conn, keep_open=False)
+
