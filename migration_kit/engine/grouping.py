@@ -69,11 +69,14 @@ def gather(conn, scenario: str) -> int:
         " SELECT record_no, CASE WHEN group_key IS NULL THEN record_no"
         "  ELSE MIN(record_no) OVER (PARTITION BY group_key) END AS first_no"
         " FROM mk_prepared_record WHERE scenario = :s) AS runs"), params)
-    # the first run of a key takes the counts (and the first error) of all its runs
+    # the first run of a key takes the counts (and the first error) of all its runs.
+    # "record_no + 0" everywhere below: SQLite would answer MIN(record_no) and ORDER BY
+    # record_no of one key by walking the primary key (every run of the scenario, for
+    # each run: hours on a shuffled file) instead of the key's index.
     same_key = ("FROM mk_prepared_record p WHERE p.scenario = mk_prepared_record.scenario "
                 "AND p.group_key = mk_prepared_record.group_key")
     first_error = (f"(SELECT p.{{c}} {same_key} AND p.error IS NOT NULL "
-                   "ORDER BY p.record_no LIMIT 1)")
+                   "ORDER BY p.record_no + 0 LIMIT 1)")
     conn.execute(text(
         "UPDATE mk_prepared_record SET "
         f"last_line = (SELECT MAX(p.last_line) {same_key}), "
@@ -84,10 +87,10 @@ def gather(conn, scenario: str) -> int:
         "WHERE scenario = :s AND group_key IN (SELECT group_key FROM mk_prepared_record "
         " WHERE scenario = :s AND group_key IS NOT NULL GROUP BY group_key"
         " HAVING COUNT(*) > 1) "
-        f"AND record_no = (SELECT MIN(p.record_no) {same_key})"), params)
+        f"AND record_no = (SELECT MIN(p.record_no + 0) {same_key})"), params)
     conn.execute(text(
         "DELETE FROM mk_prepared_record WHERE scenario = :s AND group_key IS NOT NULL "
-        "AND record_no > (SELECT MIN(p.record_no) FROM mk_prepared_record p "
+        "AND record_no > (SELECT MIN(p.record_no + 0) FROM mk_prepared_record p "
         " WHERE p.scenario = :s AND p.group_key = mk_prepared_record.group_key)"), params)
     moved = ("SELECT old_no FROM mk_regroup WHERE scenario = :s AND old_no <> new_no")
     conn.execute(text(
