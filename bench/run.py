@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import platform
+import random
 import shutil
 import subprocess
 import sys
@@ -26,8 +27,8 @@ from bench import data
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
-CASES = ("csv_read", "excel_read", "import_sqlite", "import_sqlite_floor", "memory",
-         "import_pg", "import_pg_2w", "export")
+CASES = ("csv_read", "excel_read", "import_sqlite", "import_sqlite_floor",
+         "import_sqlite_shuffled", "memory", "import_pg", "import_pg_2w", "export")
 
 
 class StepFailed(RuntimeError):
@@ -124,8 +125,29 @@ class Bench:
                      goal="ours peak RSS <= 200 MB and >= 8x faster (ratio <= 0.125)",
                      met=ours["peak_rss_mb"] <= 200 and ratio <= 0.125)
 
-    def _import(self, case: str, pg: bool) -> dict:
+    def shuffled_data(self) -> Path:
+        """The same files with the invoice lines in a random (seeded) order: every
+        invoice's lines scattered over the file, gathered by key."""
         d = self.data()
+        out = d.with_name(d.name + "-shuffled")
+        if not (out / "DONE").exists():
+            out.mkdir(parents=True, exist_ok=True)
+            for f in d.glob("*.csv"):
+                if f.name != "sales_invoices.csv":
+                    shutil.copy(f, out / f.name)
+            head, *lines = (d / "sales_invoices.csv").read_text(encoding="utf-8").splitlines()
+            random.Random(16).shuffle(lines)
+            (out / "sales_invoices.csv").write_text("\n".join([head, *lines]) + "\n",
+                                                    encoding="utf-8")
+            (out / "DONE").write_text("shuffled\n", encoding="utf-8")
+        return out
+
+    def import_sqlite_shuffled(self) -> dict:
+        """import_sqlite on the shuffled file, against pandas on the same file."""
+        return self._import("import_sqlite_shuffled", pg=False, data_dir=self.shuffled_data())
+
+    def _import(self, case: str, pg: bool, data_dir: Path | None = None) -> dict:
+        d = data_dir or self.data()
         w = self.work / case
         url = self.pg_url("bench_ours") if pg else None
         self.step("setup_import", w, d, db_url=url)

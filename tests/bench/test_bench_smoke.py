@@ -19,8 +19,8 @@ SCALE = 0.002
 
 @pytest.mark.timeout(600)
 def test_bench_runs_every_case_at_a_tiny_scale(tmp_path):
-    cases = ["csv_read", "excel_read", "import_sqlite", "import_sqlite_floor", "memory",
-             "export"]
+    cases = ["csv_read", "excel_read", "import_sqlite", "import_sqlite_floor",
+             "import_sqlite_shuffled", "memory", "export"]
     if find_pg_bin() is not None:
         cases += ["import_pg", "import_pg_2w"]
     proc = subprocess.run(
@@ -39,6 +39,7 @@ def test_bench_runs_every_case_at_a_tiny_scale(tmp_path):
                 "excel_read": (n["excel_rows"], n["excel_rows"]),
                 "import_sqlite": (n["lines"], n["lines"]),
                 "import_sqlite_floor": (n["lines"], n["lines"]),
+                "import_sqlite_shuffled": (n["lines"], n["lines"]),
                 "import_pg": (n["lines"], n["lines"]),
                 "import_pg_2w": (n["lines"], n["lines"]),
                 "memory": (n["lines"], small["lines"]),
@@ -51,7 +52,7 @@ def test_bench_runs_every_case_at_a_tiny_scale(tmp_path):
         assert isinstance(c["met"], bool)
     # both paths stored every invoice
     steps = report["steps"]
-    for case in ("import_sqlite", "import_pg"):
+    for case in ("import_sqlite", "import_sqlite_shuffled", "import_pg"):
         if case in by_case:
             assert steps[f"{case}/import_ours"]["documents"] == n["invoices"]
             assert steps[f"{case}/import_pandas"]["documents"] == n["invoices"]
