@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import random
+import shutil
 from pathlib import Path
 
 SEED = 20240301
@@ -150,3 +151,27 @@ def excel_file(rows: int, root: Path) -> Path:
     wb.save(tmp)
     tmp.replace(path)
     return path
+
+
+def shuffled(src: Path, out: Path) -> Path:
+    """A copy of the files of ``src`` in ``out`` with the invoice lines in a seeded random
+    order. Run in its own process (``python -m bench.data shuffle SRC OUT``): holding the
+    file in memory here would raise the peak RSS every later step inherits."""
+    if (out / "DONE").exists():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    for f in src.glob("*.csv"):
+        if f.name != "sales_invoices.csv":
+            shutil.copy(f, out / f.name)
+    head, *lines = (src / "sales_invoices.csv").read_text(encoding="utf-8").splitlines()
+    random.Random(16).shuffle(lines)
+    (out / "sales_invoices.csv").write_text("\n".join([head, *lines]) + "\n", encoding="utf-8")
+    (out / "DONE").write_text("shuffled\n", encoding="utf-8")
+    return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["shuffle"]:
+        shuffled(Path(sys.argv[2]), Path(sys.argv[3]))

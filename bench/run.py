@@ -14,7 +14,6 @@ import datetime as dt
 import json
 import os
 import platform
-import random
 import shutil
 import subprocess
 import sys
@@ -130,16 +129,9 @@ class Bench:
         invoice's lines scattered over the file, gathered by key."""
         d = self.data()
         out = d.with_name(d.name + "-shuffled")
-        if not (out / "DONE").exists():
-            out.mkdir(parents=True, exist_ok=True)
-            for f in d.glob("*.csv"):
-                if f.name != "sales_invoices.csv":
-                    shutil.copy(f, out / f.name)
-            head, *lines = (d / "sales_invoices.csv").read_text(encoding="utf-8").splitlines()
-            random.Random(16).shuffle(lines)
-            (out / "sales_invoices.csv").write_text("\n".join([head, *lines]) + "\n",
-                                                    encoding="utf-8")
-            (out / "DONE").write_text("shuffled\n", encoding="utf-8")
+        if not (out / "DONE").exists():  # in a child process: see data.shuffled
+            subprocess.run([sys.executable, "-m", "bench.data", "shuffle", str(d), str(out)],
+                           cwd=ROOT, check=True)
         return out
 
     def import_sqlite_shuffled(self) -> dict:

@@ -14,6 +14,33 @@ SCENARIOS = ROOT / "templates" / "scenarios"
 SAMPLE_FILES = runbook.DEMO_SOURCES  # provider (= scenario) name -> sample file
 VALUEMAPS = ROOT / "templates" / "valuemaps"
 INVOICE_MAP = runbook.SALES_INVOICE_MAP
+# The sample XML invoices' mapping: element path -> window field.
+INVOICE_XML_MAP = {
+    "Invoice.ID": "Document.ReferenceNbr", "Invoice.CustomerID": "Document.CustomerID",
+    "Invoice.IssueDate": "Document.Date", "Invoice.DueDate": "Document.DueDate",
+    "Invoice.Note": "Document.Description", "InvoiceLine.ItemCode": "Line.InventoryID",
+    "InvoiceLine.Description": "Line.Description", "InvoiceLine.Quantity": "Line.Quantity",
+    "InvoiceLine.UnitPrice": "Line.UnitPrice", "InvoiceLine.Discount": "Line.DiscountPercent",
+    "InvoiceLine.Account": "Line.AccountID",
+}
+
+
+def invoices_xlsx(path: Path) -> Path:
+    """The sample invoices as a workbook at ``path`` (sheet 'Invoices'), typed cells."""
+    import csv
+    from decimal import Decimal
+
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Invoices"
+    with open(SAMPLES / "sales_invoices.csv", newline="") as f:
+        for i, row in enumerate(csv.reader(f)):
+            ws.append(row if i == 0 else row[:7] + [Decimal(v) for v in row[7:10]] + row[10:])
+    wb.save(path)
+    return path
+
 
 
 def install(ws, name: str, file: str | Path | None = None, **params) -> None:

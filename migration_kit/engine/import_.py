@@ -219,14 +219,20 @@ class Importer:
         while the batches before this one are still being saved."""
         sc = self.sc
         # The line range (a record's lines are first_line..last_line) lets the database read
-        # just this batch's lines through the primary key instead of every line per batch.
-        lines = conn.execute(
-            select(PL.c.record_no, PL.c.data).where(and_(
-                PL.c.scenario == sc.name,
-                PL.c.line_no >= min(r["first_line"] for r in recs),
-                PL.c.line_no <= max(r["last_line"] for r in recs),
-                PL.c.record_no >= recs[0]["record_no"],
-                PL.c.record_no <= recs[-1]["record_no"])).order_by(PL.c.line_no)).all()
+        # just this batch's lines through the primary key instead of every line per batch;
+        # records gathered from a shuffled file span the whole file, and then the record
+        # numbers (their own index) are the narrower way in.
+        first = min(r["first_line"] for r in recs)
+        last = max(r["last_line"] for r in recs)
+        records = and_(PL.c.record_no >= recs[0]["record_no"],
+                       PL.c.record_no <= recs[-1]["record_no"])
+        if last - first < 4 * sum(r["line_count"] or 1 for r in recs):
+            by_records = and_(PL.c.scenario == sc.name, records,
+                              PL.c.line_no >= first, PL.c.line_no <= last)
+        else:  # scenario || '': SQLite would take the primary key (scenario) and sort less
+            by_records = and_(PL.c.scenario.concat("") == sc.name, records)
+        lines = conn.execute(select(PL.c.record_no, PL.c.data).where(by_records)
+                             .order_by(PL.c.line_no)).all()
         values_of: dict[int, list[list[Any]]] = {}
         data_of: dict[int, list[str]] = {}
         # one JSON text for the batch: one decoder call instead of one per line

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -14,29 +13,12 @@ from migration_kit import api
 from migration_kit.scenarios.model import MappingLine, Scenario
 from migration_kit.workspace import Workspace
 
-from ..helpers import INVOICE_MAP, SAMPLES, SCENARIOS, documents, load_master, run
-
-XML_MAP = {
-    "Invoice.ID": "Document.ReferenceNbr", "Invoice.CustomerID": "Document.CustomerID",
-    "Invoice.IssueDate": "Document.Date", "Invoice.DueDate": "Document.DueDate",
-    "Invoice.Note": "Document.Description", "InvoiceLine.ItemCode": "Line.InventoryID",
-    "InvoiceLine.Description": "Line.Description", "InvoiceLine.Quantity": "Line.Quantity",
-    "InvoiceLine.UnitPrice": "Line.UnitPrice", "InvoiceLine.Discount": "Line.DiscountPercent",
-    "InvoiceLine.Account": "Line.AccountID",
-}
+from ..helpers import INVOICE_MAP, SAMPLES, SCENARIOS, documents, invoices_xlsx, load_master, run
+from ..helpers import INVOICE_XML_MAP as XML_MAP
 
 
 def xlsx_copy(tmp_path):
-    """The sample invoices as a workbook (sheet 'Invoices'), typed cells."""
-    path = tmp_path / "sales_invoices.xlsx"
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "Invoices"
-    with open(SAMPLES / "sales_invoices.csv", newline="") as f:
-        for i, row in enumerate(csv.reader(f)):
-            ws.append(row if i == 0 else row[:7] + [Decimal(v) for v in row[7:10]] + row[10:])
-    wb.save(path)
-    return path
+    return invoices_xlsx(tmp_path / "sales_invoices.xlsx")
 
 
 FORMATS = {

@@ -14,7 +14,6 @@ pass), then, with the first record made inactive, an export from the prepared da
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from decimal import Decimal
 from pathlib import Path
@@ -31,24 +30,10 @@ from migration_kit.errors import MigrationError
 from migration_kit.scenarios.conditions import Restriction
 from migration_kit.scenarios.model import MappingLine, Scenario
 
-from ..helpers import SAMPLES
+from ..helpers import INVOICE_MAP as CSV_MAP
+from ..helpers import INVOICE_XML_MAP as XML_MAP
+from ..helpers import SAMPLES, invoices_xlsx
 
-CSV_MAP = {  # provider column <- window field
-    "InvoiceNbr": "Document.ReferenceNbr", "Customer": "Document.CustomerID",
-    "InvoiceDate": "Document.Date", "DueDate": "Document.DueDate",
-    "Description": "Document.Description", "ItemCode": "Line.InventoryID",
-    "LineDescription": "Line.Description", "Qty": "Line.Quantity",
-    "UnitPrice": "Line.UnitPrice", "Discount": "Line.DiscountPercent",
-    "Account": "Line.AccountID",
-}
-XML_MAP = {
-    "Invoice.ID": "Document.ReferenceNbr", "Invoice.CustomerID": "Document.CustomerID",
-    "Invoice.IssueDate": "Document.Date", "Invoice.DueDate": "Document.DueDate",
-    "Invoice.Note": "Document.Description", "InvoiceLine.ItemCode": "Line.InventoryID",
-    "InvoiceLine.Description": "Line.Description", "InvoiceLine.Quantity": "Line.Quantity",
-    "InvoiceLine.UnitPrice": "Line.UnitPrice", "InvoiceLine.Discount": "Line.DiscountPercent",
-    "InvoiceLine.Account": "Line.AccountID",
-}
 FORMATS = ("csv", "excel", "xml")
 # the mapping's variations: plain lines only; a formula that fails for big quantities
 # whose line description is no number, a constant, and a column mapped twice (the last
@@ -62,20 +47,11 @@ RESTRICTIONS = {
 }
 
 
-def xlsx_copy(path: Path) -> Path:
-    wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = "Invoices"
-    with open(SAMPLES / "sales_invoices.csv", newline="") as f:
-        for i, row in enumerate(csv.reader(f)):
-            ws.append(row if i == 0 else row[:7] + [Decimal(v) for v in row[7:10]] + row[10:])
-    wb.save(path)
-    return path
 
 
 def setup_providers(ws, tmp: Path) -> None:
     api.add_provider(ws, "out_csv", SAMPLES / "sales_invoices.csv")
-    api.add_provider(ws, "out_excel", xlsx_copy(tmp / "sales_invoices.xlsx"))
+    api.add_provider(ws, "out_excel", invoices_xlsx(tmp / "sales_invoices.xlsx"))
     api.add_provider(ws, "out_xml", SAMPLES / "sales_invoices.xml")
 
 
