@@ -536,22 +536,26 @@ def _write(ws: Workspace, sc: Scenario, prov: Provider, cols: list[str], tmp: Pa
         bar.close()
         return n, written, failed
     checks = _Checks(prov, cols, neutral)
-
-    def rows() -> Iterator[tuple]:
-        for b in batches:
-            out, ok, bad = checks.apply(b)
-            bar.update(len(b.line_nos))
-            failed.extend(bad)
-            if ok is None:
-                written.update(b.record_nos)
-                yield from zip(*out)
-            else:
-                written.update(compress(b.record_nos, ok))
-                yield from compress(zip(*out), ok)
-
-    n = prov.ptype.write(tmp, prov.params, prov.schema, cols, rows())
+    rows = chain.from_iterable(_checked(batches, checks, bar, written, failed))
+    n = prov.ptype.write(tmp, prov.params, prov.schema, cols, rows)
     bar.close()
     return n, written, failed
+
+
+def _checked(batches: Iterable[_Batch], checks: _Checks, bar, written: set[int],
+             failed: list[dict[str, Any]]) -> Iterator[Iterator[tuple]]:
+    """Each batch's rows that passed the checks (the records written and the failures
+    noted as it goes), one iterator of rows per batch."""
+    for b in batches:
+        out, ok, bad = checks.apply(b)
+        bar.update(len(b.line_nos))
+        failed.extend(bad)
+        if ok is None:
+            written.update(b.record_nos)
+            yield zip(*out)
+        else:
+            written.update(compress(b.record_nos, ok))
+            yield compress(zip(*out), ok)
 
 
 @dataclass
@@ -608,16 +612,8 @@ def _write_csv(prov: Provider, cols: list[str], tmp: Path, batches: Iterable[_Ba
     one = len(cols) == 1
     n = 0
     with open(tmp, "a", encoding=d.enc, newline="", errors="strict") as f:
-        for b in batches:
-            out, ok, bad = checks.apply(b)
-            bar.update(len(b.line_nos))
-            failed.extend(bad)
-            if ok is None:
-                written.update(b.record_nos)
-                text = list(map(d.delim.join, zip(*out)))
-            else:
-                written.update(compress(b.record_nos, ok))
-                text = list(map(d.delim.join, compress(zip(*out), ok)))
+        for kept in _checked(batches, checks, bar, written, failed):
+            text = list(map(d.delim.join, kept))
             if one:  # a lone empty field, not a blank line
                 text = ['""' if t == "" else t for t in text]
             if not text:
