@@ -11,6 +11,7 @@ checks it again the row way, which words its error. The row way stays the refere
 from __future__ import annotations
 
 from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
 
 from ..erp.validation import Doc
@@ -35,6 +36,12 @@ class ColumnEngine:
         w = mapping.window
         self.summary = mapping.by_object[w.summary]
         self.details = [(o, mapping.by_object[o]) for o in mapping.details]
+        keys = {id(t) for t in mapping.key_targets}
+        heads = sorted({self.index[c] for t in self.summary if id(t) not in keys
+                        for c in t.columns if c in self.index})
+        # a record's later line that says otherwise in a summary cell goes the row way
+        # (``ImportMapping.document``: an error, or the same value written differently)
+        self.head_cells = itemgetter(*heads) if heads else None
 
     def documents(self, records: list[list[list[Any]]]) -> list[Doc | None]:
         """``records``: each record's lines as stored in prepared data (lists of values in
@@ -47,6 +54,15 @@ class ColumnEngine:
         for i, r in enumerate(records):
             if not r or any(len(v) != width for v in r):
                 bad[i] = 1  # a shape the row way handles (and words)
+        cells = self.head_cells
+        if cells is not None:
+            for i, r in enumerate(records):
+                if len(r) > 1 and not bad[i]:
+                    h = cells(r[0])
+                    for v in r:
+                        if cells(v) != h:
+                            bad[i] = 1
+                            break
         heads = [r[0] if r else [None] * width for r in records]
         summary = self._object(self.summary, heads, None, bad)
         details: dict[str, tuple[Cols, list[int]]] = {}

@@ -231,17 +231,20 @@ class Importer:
                               PL.c.line_no >= first, PL.c.line_no <= last)
         else:  # scenario || '': SQLite would take the primary key (scenario) and sort less
             by_records = and_(PL.c.scenario.concat("") == sc.name, records)
-        lines = conn.execute(select(PL.c.record_no, PL.c.data).where(by_records)
-                             .order_by(PL.c.line_no)).all()
+        lines = conn.execute(select(PL.c.record_no, PL.c.data, PL.c.source_line)
+                             .where(by_records).order_by(PL.c.line_no)).all()
         values_of: dict[int, list[list[Any]]] = {}
         data_of: dict[int, list[str]] = {}
+        lines_of: dict[int, list[int]] = {}
         # one JSON text for the batch: one decoder call instead of one per line
-        decoded = json.loads("[" + ",".join(data for _, data in lines) + "]")
-        for (rec_no, data), values in zip(lines, decoded):
+        decoded = json.loads("[" + ",".join(data for _, data, _ in lines) + "]")
+        for (rec_no, data, line), values in zip(lines, decoded):
             values_of.setdefault(rec_no, []).append(values)
             data_of.setdefault(rec_no, []).append(data)
+            lines_of.setdefault(rec_no, []).append(line)
         items = [_Item(rec, values_of.get(rec["record_no"], []),
-                       data_of.get(rec["record_no"], [])) for rec in recs]
+                       data_of.get(rec["record_no"], []), lines_of.get(rec["record_no"], []))
+                 for rec in recs]
         if eager:
             if self.column_engine is not None:
                 if not self.precheck:  # the window's rules in record order: commit_batch
@@ -267,7 +270,7 @@ class Importer:
             return
         cols = self.columns
         try:
-            it.doc = self.mapping.document([dict(zip(cols, v)) for v in it.values])
+            it.doc = self.mapping.document([dict(zip(cols, v)) for v in it.values], it.lines)
         except MappingError as e:
             it.failure = e
             return
@@ -460,6 +463,7 @@ class _Item:
     rec: Any
     values: list[list[Any]]  # the lines' values, in the order of the prepared columns
     data: list[str]  # the lines as stored (their digest goes in the ledger)
+    lines: list[int]  # the lines' places in the source file (named in errors)
     mapped: bool = False
     doc: dict[str, Any] | None = None
     failure: MappingError | None = None

@@ -145,6 +145,10 @@ class ImportMapping:
                                 for t in self.by_object[window.summary]]
         self._detail_values = [(o, [(t.field, self.values_of[id(t)]) for t in self.by_object[o]])
                                for o in self.details]
+        keys = {id(t) for t in self.key_targets}
+        # the summary fields a later row of a record could contradict (read from the file)
+        self._header_targets = [(t, self.values_of[id(t)]) for t in self.by_object[window.summary]
+                                if t.columns and id(t) not in keys]
 
     def key_columns(self) -> list[str]:
         """The source columns the key fields are read from (continuation rows)."""
@@ -179,48 +183,126 @@ class ImportMapping:
         vals = {t.target: _plain(self._value(t, row)) for t in self.ident_targets}
         return vals if all(v not in (None, "") for v in vals.values()) else None
 
-    def document(self, rows: list[Mapping[str, Any]]) -> dict[str, Any]:
-        """The window document of a record; raises MappingError naming the field."""
-        first = rows[0]
-        doc: dict[str, Any] = {self.window.summary: {f: value(first)
-                                                     for f, value in self._summary_values}}
-        for obj, values in self._detail_values:
-            lines = []
-            for row in rows:
-                ln = {f: value(row) for f, value in values}
-                for v in ln.values():  # a line with every value blank is left out
-                    if v is not None:
-                        lines.append(ln)
-                        break
-            doc[obj] = lines
+    def document(self, rows: list[Mapping[str, Any]],
+                 lines: list[int] | None = None) -> dict[str, Any]:
+        """The window document of a record (``lines``: its rows' source lines, named in
+        errors); raises MappingError naming the field, with every value of the record it
+        cannot map (``document_lenient``) when there is more than one."""
+        try:
+            first = rows[0]
+            head = {f: value(first) for f, value in self._summary_values}
+            doc: dict[str, Any] = {self.window.summary: head}
+            for obj, values in self._detail_values:
+                out = []
+                for row in rows:
+                    ln = {f: value(row) for f, value in values}
+                    for v in ln.values():  # a line with every value blank is left out
+                        if v is not None:
+                            out.append(ln)
+                            break
+                doc[obj] = out
+            if len(rows) > 1 and self._header_targets:
+                self._one_header(rows, head, lines, _raise)
+        except MappingError as e:
+            _, errors = self.document_lenient(rows, lines)
+            raise combined(errors or [e]) from None
         return doc
 
-    def document_lenient(self, rows: list[Mapping[str, Any]]
+    def document_lenient(self, rows: list[Mapping[str, Any]], lines: list[int] | None = None
                          ) -> tuple[dict[str, Any], list[MappingError]]:
         """``document`` that goes on past values it cannot map (left empty), returning
         them too: what the control totals of a record in error can still count."""
         errors: list[MappingError] = []
+        where = _where(rows, lines)
 
-        def get(value, row):
+        def get(value, row, k):
             try:
                 return value(row)
             except MappingError as e:
-                errors.append(e)
+                errors.append(MappingError(e.target, where(k) + e.message))
                 return None
 
         first = rows[0]
-        doc: dict[str, Any] = {self.window.summary: {f: get(value, first)
-                                                     for f, value in self._summary_values}}
+        head = {f: get(value, first, 0) for f, value in self._summary_values}
+        doc: dict[str, Any] = {self.window.summary: head}
         for obj, values in self._detail_values:
-            doc[obj] = [ln for ln in ({f: get(value, row) for f, value in values}
-                                      for row in rows)
+            doc[obj] = [ln for ln in ({f: get(value, row, k) for f, value in values}
+                                      for k, row in enumerate(rows))
                         if any(v is not None for v in ln.values())]
+        if len(rows) > 1:
+            self._one_header(rows, head, lines, errors.append)
         return doc, errors
+
+    def _one_header(self, rows: list[Mapping[str, Any]], head: dict[str, Any],
+                    lines: list[int] | None, report: Callable[[MappingError], Any]) -> None:
+        """A document has one header, taken from its record's first row: a later row of the
+        record that says otherwise in a summary field (a value, not a blank) is an error,
+        never dropped in silence. The key fields are equal by the grouping itself."""
+        where = _where(rows, lines)
+        first = rows[0]
+        for k in range(1, len(rows)):
+            row = rows[k]
+            for t, value in self._header_targets:
+                if all(row.get(c) == first.get(c) for c in t.columns):
+                    continue
+                try:
+                    v = value(row)
+                except MappingError as e:
+                    report(MappingError(e.target, where(k) + e.message))
+                    continue
+                h = head.get(t.field)
+                if v is None or _same(v, h):
+                    continue
+                said = row.get(t.source) if t.source is not None else v
+                was = first.get(t.source) if t.source is not None and h is not None else h
+                report(MappingError(t.target, (
+                    f"{where(k)}{t.target} is {_shown(said)} here but {_shown(was)} on "
+                    f"{_place(lines, 0)}, the first line of its record: a document has one "
+                    "header (give this line its own key, or the same value)")))
+
+
+def combined(errors: list[MappingError]) -> MappingError:
+    """One error for a record's errors: the first one's field, every message."""
+    first = errors[0]
+    if len(errors) == 1:
+        return first
+    return MappingError(first.target,
+                        "; ".join([first.message, *(str(e) for e in errors[1:])]))
+
+
+def _raise(e: MappingError) -> None:
+    raise e
+
+
+def _where(rows: list, lines: list[int] | None) -> Callable[[int], str]:
+    """The prefix naming a row of a record of several rows ("line 12: ")."""
+    if len(rows) < 2:
+        return lambda k: ""
+    return lambda k: f"{_place(lines, k)}: "
+
+
+def _place(lines: list[int] | None, k: int) -> str:
+    if lines is None or k >= len(lines) or lines[k] is None:
+        return f"row {k + 1} of the record"
+    return f"line {lines[k]}"
+
+
+def _same(a: Any, b: Any) -> bool:
+    if type(a) is str and type(b) is str:  # the ERP stores text stripped
+        return a.strip() == b.strip()
+    return a == b
+
+
+def _shown(v: Any) -> str:
+    return "blank" if v is None or v == "" else repr(v if isinstance(v, str) else str(v))
 
 
 def _plain(v: Any) -> Any:
-    """JSON-friendly text of a key value (dates and decimals as text)."""
-    if v is None or isinstance(v, str | int | bool):
+    """JSON-friendly text of a key value (dates and decimals as text), text stripped: the
+    ERP compares keys stripped, so " A1" and "A1" are one key here too."""
+    if type(v) is str:
+        return v.strip()
+    if v is None or isinstance(v, int | bool):
         return v
     return str(v)
 
