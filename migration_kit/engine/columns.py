@@ -11,7 +11,7 @@ checks it again the row way, which words its error. The row way stays the refere
 from __future__ import annotations
 
 from itertools import chain, repeat
-from operator import itemgetter
+from operator import is_not, itemgetter
 from typing import Any
 
 from ..erp.validation import Doc
@@ -71,7 +71,8 @@ class ColumnEngine:
             owner = list(chain.from_iterable(repeat(i, len(r)) for i, r in enumerate(records)))
             for obj, targets in self.details:
                 cols = self._object(targets, lines, owner, bad)
-                keep = [t.count(None) != len(t) for t in zip(*cols.values())]
+                given = [list(map(is_not, c, repeat(None))) for c in cols.values()]
+                keep = list(map(any, zip(*given))) if given else []
                 if not all(keep):  # a line with every value blank is left out
                     cols = {k: [v for v, k_ in zip(c, keep) if k_] for k, c in cols.items()}
                     own = [o for o, k_ in zip(owner, keep) if k_]

@@ -112,6 +112,9 @@ class _Memo(dict):
     def map(self, col: Iterable[Any]) -> list[Any]:
         col = col if isinstance(col, list | tuple) else list(col)
         try:
+            if len(col) >= 256 and len(set(col)) * 2 > len(col):
+                # mostly distinct values (line texts, amounts): a memo would miss anyway
+                return list(map(self.fn, col))
             return list(map(self.__getitem__, col))
         except TypeError:  # a value that cannot be a key
             return [self.fn(v) for v in col]

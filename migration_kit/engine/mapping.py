@@ -149,6 +149,7 @@ class ImportMapping:
         # the summary fields a later row of a record could contradict (read from the file)
         self._header_targets = [(t, self.values_of[id(t)]) for t in self.by_object[window.summary]
                                 if t.columns and id(t) not in keys]
+        self._header_cells = sorted({c for t, _ in self._header_targets for c in t.columns})
 
     def key_columns(self) -> list[str]:
         """The source columns the key fields are read from (continuation rows)."""
@@ -240,8 +241,12 @@ class ImportMapping:
         never dropped in silence. The key fields are equal by the grouping itself."""
         where = _where(rows, lines)
         first = rows[0]
+        cells = self._header_cells
+        said_first = [first.get(c) for c in cells]
         for k in range(1, len(rows)):
             row = rows[k]
+            if [row.get(c) for c in cells] == said_first:  # the usual: the header repeated
+                continue
             for t, value in self._header_targets:
                 if all(row.get(c) == first.get(c) for c in t.columns):
                     continue

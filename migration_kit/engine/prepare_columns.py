@@ -12,9 +12,11 @@ of rows instead of per row:
   texts, by the mapping's own ``key_and_identity``: a key value is converted once, and a
   bad one gives the very error the row path gives;
 * records: a run of adjacent rows with equal keys starts where a row's key differs from
-  the one above (compared in C); with ``grouping: key`` the runs of a key within a batch
-  are gathered into one record here, and :func:`.grouping.gather` gathers the records of a
-  key across batches afterwards, in SQL, as it does for the row path;
+  the one above (compared in C); with ``grouping: key`` the runs of a key join the key's
+  one record as they come: within a batch in memory, across batches through one indexed
+  query per batch for the batch's keys already written (their counts follow in one
+  executemany), so a shuffled file writes each record once and leaves
+  :func:`.grouping.gather` (the row path's way, in SQL afterwards) nothing to merge;
 * the lines' JSON from one encoder built once, the text of ``jsonio.dump_row``;
 * records and lines written with ``bulk_insert`` (SQLite executemany, PostgreSQL COPY).
 
@@ -29,6 +31,8 @@ from collections.abc import Callable, Sequence
 from itertools import compress
 from operator import itemgetter, ne
 from typing import Any
+
+from sqlalchemy import and_, bindparam, select, update
 
 from .. import db
 from ..erp.store import bulk_insert
@@ -188,7 +192,10 @@ class _Writer:
         self.current: dict[str, Any] | None = None  # the open record: its run may go on
         self.last_key: Any = None
         self.unwritten: dict[int, dict[str, Any]] = {}  # record number -> record
-        self.by_group: dict[str, dict[str, Any]] = {}  # group key -> unwritten record
+        self.by_group: dict[str, dict[str, Any]] = {}  # group key -> record of this batch
+        # records written in an earlier batch that this batch's runs extend: what they gained
+        self.grown: dict[int, dict[str, Any]] = {}  # record number -> gain
+        self.grown_errors: list[dict[str, Any]] = []  # their first errors, in line order
 
     def _key(self, row: dict[str, Any]) -> Any:
         try:
@@ -264,10 +271,15 @@ class _Writer:
             assert self.current is not None
             self._extend(self.current, base, 0, starts[0] if starts else n, record_nos)
         ends = [*starts[1:], n]
+        written = self._written(conn, results, starts) if self.gather else {}
         for s, e in zip(starts, ends):
             r = results[s]
             ident, group = (r[1], r[2]) if type(r) is tuple else (None, None)
             rec = self.by_group.get(group) if self.gather and group is not None else None
+            if rec is None and group in written:  # the key's record, from a batch before
+                rec = self.grown[written[group]] = self.by_group[group] = {
+                    "record_no": written[group], "group_key": group, "last_line": 0,
+                    "line_count": 0, "error": None, "grown": True}
             if rec is None:
                 self.records += 1
                 rec = {"scenario": self.scenario, "record_no": self.records,
@@ -284,11 +296,14 @@ class _Writer:
         if starts:
             self.last_key = keys[starts[-1]]
         for i in sorted(row_errors):  # the first error of a record, in line order
-            rec = self.unwritten[record_nos[i]]
+            rec = self.unwritten.get(record_nos[i]) or self.grown[record_nos[i]]
             if rec["error"] is None:
                 e = row_errors[i]
                 rec["error"], rec["error_field"], rec["error_stage"] = (e.message, e.target,
                                                                         "prepare")
+                if "grown" in rec:  # the record's own error, if it has one, came first
+                    self.grown_errors.append({"s": self.scenario, "r": rec["record_no"],
+                                              "e": e.message, "f": e.target})
         s_ = self.scenario
         bulk_insert(conn, PL, [
             {"scenario": s_, "line_no": no, "record_no": rno, "source_line": sl, "data": d}
@@ -303,13 +318,43 @@ class _Writer:
         rec["line_count"] += e - s
         record_nos.extend([rec["record_no"]] * (e - s))
 
+    def _written(self, conn, results: list[Any], starts: list[int]) -> dict[str, int]:
+        """The records of earlier batches for the group keys of this batch's runs (one
+        indexed query; the open record is not written yet and is in ``by_group``)."""
+        groups = {results[s][2] for s in starts if type(results[s]) is tuple}
+        groups.discard(None)
+        groups.difference_update(self.by_group)
+        out: dict[str, int] = {}
+        todo = sorted(groups)
+        for k in range(0, len(todo), 1000):
+            out.update(conn.execute(select(PR.c.group_key, PR.c.record_no).where(and_(
+                PR.c.scenario == self.scenario,
+                PR.c.group_key.in_(todo[k:k + 1000])))).all())
+        return out
+
     def _write(self, conn, *, keep_open: bool) -> None:
-        """Write the records that can no longer grow (all but the open one)."""
+        """Write the records that can no longer grow (all but the open one), and what the
+        records of earlier batches gained."""
         cur = self.current if keep_open else None
         done = [r for r in self.unwritten.values() if r is not cur]
         if done:
             bulk_insert(conn, PR, done)
-        self.unwritten = {} if cur is None else {cur["record_no"]: cur}
+        where = and_(PR.c.scenario == bindparam("s"), PR.c.record_no == bindparam("r"))
+        gains = [{"s": self.scenario, "r": g["record_no"], "l": g["last_line"],
+                  "n": g["line_count"]} for g in self.grown.values() if g["line_count"]]
+        if gains:
+            conn.execute(update(PR).where(where).values(
+                last_line=bindparam("l"), line_count=PR.c.line_count + bindparam("n")), gains)
+        if self.grown_errors:  # a record keeps its first error
+            conn.execute(update(PR).where(and_(where, PR.c.error.is_(None))).values(
+                error=bindparam("e"), error_field=bindparam("f"), error_stage="prepare"),
+                self.grown_errors)
+            self.grown_errors = []
+        open_gain = cur is not None and "grown" in cur
+        if open_gain:  # its run may go on: it gains from here
+            cur["line_count"] = 0
+        self.grown = {cur["record_no"]: cur} if open_gain else {}
+        self.unwritten = {} if cur is None or open_gain else {cur["record_no"]: cur}
         group = cur["group_key"] if cur is not None else None
         self.by_group = {group: cur} if self.gather and group is not None else {}
 

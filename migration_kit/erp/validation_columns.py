@@ -20,7 +20,7 @@ from operator import methodcaller
 from typing import Any
 
 from ..errors import FieldError
-from ..values import convert
+from ..values import convert, has_none
 from .validation import Doc, DocumentValidator, ObjectPlan
 
 Cols = dict[str, list[Any]]  # field -> one value per row
@@ -196,7 +196,7 @@ class ColumnChecker:
         lookup = self.v.lookup
         for f in plan.after:
             col = vals[f.name]
-            if f.default_from and None in col:
+            if f.default_from and has_none(col):
                 src = f.default_from["field"]
                 take = f.default_from["take"]
                 sel = fields[src].selector
@@ -217,7 +217,7 @@ class ColumnChecker:
     # -- computed fields -----------------------------------------------------------------
     def _computed(self, plan: ObjectPlan, vals: Cols, m: int, flagged: set[int]) -> None:
         for f, formula, q in plan.computed_rows:
-            if any(vals.get(n) is None or None in vals[n] for n in formula.fields):
+            if any(vals.get(n) is None or has_none(vals[n]) for n in formula.fields):
                 self._computed_rows(plan, f, formula, q, vals, m, flagged)  # some rows
                 continue  # keep what was given
                 continue
@@ -237,7 +237,7 @@ class ColumnChecker:
                 continue
             given = vals[f.name]
             tol = Decimal(str(f.tolerance))
-            if None in given:
+            if has_none(given):
                 wrong = [g is not None and abs(g - c) > tol for g, c in zip(given, value)]
             else:
                 wrong = [abs(g - c) > tol for g, c in zip(given, value)]
