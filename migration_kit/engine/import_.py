@@ -111,6 +111,7 @@ class Importer:
         self.run_id: int | None = None
         self.precheck = False  # parallel workers: the window's rules checked in step 1
         self.column_engine: ColumnEngine | None = None  # set with the run's lookup
+        self.growth = db.Growth()  # the ledger this run fills (statistics on PostgreSQL)
 
     def read_state(self, conn) -> None:
         """What the last prepare wrote down: the lines' columns and the file version."""
@@ -440,6 +441,7 @@ class Importer:
                 {"scenario": e["s"], "doc_key": e["k"], "result": e["res"],
                  "file_version": e["v"], "source_line": e["l"], "digest": e["d"],
                  "doc_digest": e["dd"], "run_id": e["run"]} for e in new_keys])
+            self.growth.added(conn, L, len(new_keys))  # the next batch's ledger look-up
         if old_keys:  # upsert of a document imported before: the ledger follows
             conn.execute(update(L).where(and_(L.c.scenario == bindparam("s"),
                                               L.c.doc_key == bindparam("k")))

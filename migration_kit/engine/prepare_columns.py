@@ -196,6 +196,7 @@ class _Writer:
         # records written in an earlier batch that this batch's runs extend: what they gained
         self.grown: dict[int, dict[str, Any]] = {}  # record number -> gain
         self.grown_errors: list[dict[str, Any]] = []  # their first errors, in line order
+        self.growth = db.Growth()
 
     def _key(self, row: dict[str, Any]) -> Any:
         try:
@@ -339,6 +340,7 @@ class _Writer:
         done = [r for r in self.unwritten.values() if r is not cur]
         if done:
             bulk_insert(conn, PR, done)
+            self.growth.added(conn, PR, len(done))  # the next batch's look-up of its keys
         where = and_(PR.c.scenario == bindparam("s"), PR.c.record_no == bindparam("r"))
         gains = [{"s": self.scenario, "r": g["record_no"], "l": g["last_line"],
                   "n": g["line_count"]} for g in self.grown.values() if g["line_count"]]

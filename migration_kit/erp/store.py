@@ -30,20 +30,18 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     update,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from ..db import numbering
+from ..db import Growth, numbering
 from ..errors import BadInputError, DocumentError, FieldError, NotFoundError
 from ..values import convert
 from .validation import Doc, DocumentValidator
 from .windows import FieldDef, WindowDef, WindowRegistry
 
 PRELOAD_LIMIT = 200_000  # selector windows up to this size are cached whole for a run
-ANALYZE_AFTER = 5_000  # PostgreSQL: analyse a summary table when it grew this much and doubled
 
 
 def _column(f: FieldDef) -> Column:
@@ -194,7 +192,7 @@ class ERPStore:
         self.windows = windows
         self.metadata = MetaData()
         self.tables: dict[tuple[str, str], Table] = {}
-        self._growth: dict[str, tuple[int, int]] = {}  # table: (rows added, rows at ANALYZE)
+        self._growth = Growth()  # the summary tables this store fills (PostgreSQL)
         for w in windows:
             st = self._table(w, w.summary_object, None)
             for obj in w.detail_objects:
@@ -396,8 +394,7 @@ class ERPStore:
     def _insert(self, conn: Connection, w: WindowDef, docs: list[Doc]) -> None:
         st = self.summary_table(w.id)
         heads = [d[w.summary] for d in docs]
-        if conn.dialect.name == "postgresql":
-            self._analyze_if_grown(conn, st, len(heads))
+        self._growth.added(conn, st, len(heads))
         if not w.detail_objects:
             bulk_insert(conn, st, heads)  # no lines: the ids are not needed
             return
@@ -428,18 +425,6 @@ class ERPStore:
                 repeat(doc_id, len(ls)) for doc_id, ls in zip(ids, lines))))
             bulk_insert_columns(conn, self.tables[(w.id, obj.name)], [*names, "_doc_id"],
                                 columns)
-
-    def _analyze_if_grown(self, conn: Connection, table: Table, n: int) -> None:
-        """PostgreSQL plans the key look-ups of ``_existing_ids`` from table statistics. A
-        table filled by this run has none until autovacuum gets to it, and the planner then
-        reads every stored document per batch. ANALYZE it (in this transaction) whenever it
-        has doubled, at least ``ANALYZE_AFTER`` rows: a handful of times per run."""
-        added, base = self._growth.get(table.name, (0, 0))
-        added += n
-        if added >= max(ANALYZE_AFTER, base):
-            conn.execute(text(f"ANALYZE {conn.dialect.identifier_preparer.format_table(table)}"))
-            added, base = 0, base + added
-        self._growth[table.name] = (added, base)
 
     def _update(self, conn: Connection, w: WindowDef, doc_id: int, doc: Doc) -> None:
         st = self.summary_table(w.id)
