@@ -108,6 +108,12 @@ def test_bad_input_exit_2(ws, tmp_path):
     r = mk(ws, "bogus-command", check=2)
     r = mk(tmp_path / "nowhere", "erp", "list", "AR303000", check=2)
     assert "not a workspace" in r.stderr
+    # a structure from a file that is not there: refused, the provider as it was (found
+    # by tests/reliability/test_fuzz.py: an internal error before)
+    before = (ws / "providers" / "customers.yaml").read_bytes()
+    r = mk(ws, "provider", "update-schema", "customers", tmp_path / "missing.csv", check=2)
+    assert f"no file {tmp_path / 'missing.csv'}" in r.stderr
+    assert (ws / "providers" / "customers.yaml").read_bytes() == before
 
 
 def test_export_and_latest(ws, tmp_path):

@@ -91,19 +91,22 @@ def _advisory_lock(ws: Workspace, scenario: str, action: str):
     conn = ws.db_engine.connect()
     got = False
     try:
-        got = bool(conn.execute(text("select pg_try_advisory_lock(:k)"),
-                                {"k": _key(scenario)}).scalar())
-        conn.commit()
+        holder = None
+        for _ in range(20):
+            got = bool(conn.execute(text("select pg_try_advisory_lock(:k)"),
+                                    {"k": _key(scenario)}).scalar())
+            conn.commit()
+            if got:
+                break
+            # The holder writes its name just after taking the lock, and removes it just
+            # before letting go: look for a moment, trying the lock again meanwhile.
+            holder = conn.execute(text("select holder from mk_lock_holder where "
+                                       "scenario = :s"), {"s": scenario}).scalar()
+            conn.rollback()
+            if holder:
+                break
+            time.sleep(0.025)
         if not got:
-            # The holder writes its name just after taking the lock: look for a moment.
-            holder = None
-            for _ in range(20):
-                holder = conn.execute(text("select holder from mk_lock_holder where "
-                                           "scenario = :s"), {"s": scenario}).scalar()
-                conn.rollback()
-                if holder:
-                    break
-                time.sleep(0.025)
             raise _refused(scenario, holder or "")
         conn.execute(text("delete from mk_lock_holder where scenario = :s"), {"s": scenario})
         conn.execute(text("insert into mk_lock_holder (scenario, holder) values (:s, :h)"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..catalog.uploads import flattened_repeats
 from ..catalog.versions import editable, inspect_file, load_provider, store_version
-from ..errors import BadInputError
+from ..errors import BadInputError, NotFoundError
 from ..providers.schema import column_renames, keep_unseen_details, schema_diff
 from ..workspace import Workspace
 from .model import broken_scenarios, rename_provider_fields
@@ -25,6 +25,8 @@ def update_schema(ws: Workspace, name: str, file: str | Path) -> tuple[list[str]
         raise BadInputError(f"provider {name!r} has several objects; to change their "
                             "structure, add a new provider with the new files")
     file = Path(file)
+    if not file.is_file():
+        raise NotFoundError(f"no file {file}")
     repeats = flattened_repeats(prov, file)
     if repeats:  # elements that repeat now become detail objects, and stay ones
         prov.params = {**prov.params, "detail_paths": [*prov.params.get("detail_paths", []),
