@@ -17,6 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, text, update
@@ -40,7 +41,13 @@ def key_text(key: dict[str, Any] | None, empty: str = "") -> str:
 
 def doc_key(identity: dict[str, Any] | None) -> str | None:
     """A record's group key: its document key as text (None: no key, never gathered)."""
-    return json.dumps(identity, sort_keys=True, ensure_ascii=False) if identity else None
+    if not identity:
+        return None
+    if len(identity) == 1:  # the usual one text key: json.dumps's very text, in one step
+        ((k, v),) = identity.items()
+        if type(k) is str and type(v) is str:
+            return "{" + encode_basestring(k) + ": " + encode_basestring(v) + "}"
+    return json.dumps(identity, sort_keys=True, ensure_ascii=False)
 
 
 def rows_digest(data: Iterable[str]) -> str:

@@ -31,6 +31,10 @@ from .progress import progress_bar
 
 PR = db.prepared_record
 PL = db.prepared_line
+_L = db.import_ledger
+# a batch's keys in the ledger (compiled once; the keys expanded as it runs)
+_LEDGER_OF = select(_L.c.doc_key, _L.c.file_version, _L.c.source_line).where(and_(
+    _L.c.scenario == bindparam("s"), _L.c.doc_key.in_(bindparam("k", expanding=True))))
 
 
 @dataclass
@@ -379,10 +383,7 @@ class Importer:
         keys = sorted({r["group_key"] for r in recs if r["group_key"] is not None})
         if not keys:
             return {}
-        L = db.import_ledger
-        return {r.doc_key: r for r in conn.execute(
-            select(L.c.doc_key, L.c.file_version, L.c.source_line).where(and_(
-                L.c.scenario == self.sc.name, L.c.doc_key.in_(keys))))}
+        return {r.doc_key: r for r in conn.execute(_LEDGER_OF, {"s": self.sc.name, "k": keys})}
 
     def _write_marks(self, conn, marks, ledger, data_of, digests) -> None:
         sc = self.sc

@@ -15,7 +15,7 @@ of rows instead of per row:
   the one above (compared in C); with ``grouping: key`` the runs of a key join the key's
   one record as they come: within a batch in memory, across batches through one indexed
   query per batch for the batch's keys already written (their counts follow in one
-  executemany), so a shuffled file writes each record once and leaves
+  statement at the end), so a shuffled file writes each record once and leaves
   :func:`.grouping.gather` (the row path's way, in SQL afterwards) nothing to merge;
 * the lines' JSON from one encoder built once, the text of ``jsonio.dump_row``;
 * records and lines written with ``bulk_insert`` (SQLite executemany, PostgreSQL COPY).
@@ -32,7 +32,7 @@ from itertools import compress
 from operator import itemgetter, ne
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import and_, bindparam, select, text, update
 
 from .. import db
 from ..erp.store import bulk_insert
@@ -45,6 +45,10 @@ from .mapping import ImportMapping
 
 PR = db.prepared_record
 PL = db.prepared_line
+# the records of some group keys (one statement, compiled once: the keys are expanded as
+# it runs instead of coerced one by one into a new statement)
+_WRITTEN = select(PR.c.group_key, PR.c.record_no).where(and_(
+    PR.c.scenario == bindparam("s"), PR.c.group_key.in_(bindparam("g", expanding=True))))
 MEMO_SIZE = 20_000  # distinct combinations remembered across batches (then forgotten)
 
 
@@ -197,6 +201,7 @@ class _Writer:
         self.grown: dict[int, dict[str, Any]] = {}  # record number -> gain
         self.grown_errors: list[dict[str, Any]] = []  # their first errors, in line order
         self.growth = db.Growth()
+        self.regrown = False  # a record written before gained lines
 
     def _key(self, row: dict[str, Any]) -> Any:
         try:
@@ -328,9 +333,8 @@ class _Writer:
         out: dict[str, int] = {}
         todo = sorted(groups)
         for k in range(0, len(todo), 1000):
-            out.update(conn.execute(select(PR.c.group_key, PR.c.record_no).where(and_(
-                PR.c.scenario == self.scenario,
-                PR.c.group_key.in_(todo[k:k + 1000])))).all())
+            out.update(conn.execute(_WRITTEN, {"s": self.scenario,
+                                               "g": todo[k:k + 1000]}).all())
         return out
 
     def _write(self, conn, *, keep_open: bool) -> None:
@@ -342,11 +346,8 @@ class _Writer:
             bulk_insert(conn, PR, done)
             self.growth.added(conn, PR, len(done))  # the next batch's look-up of its keys
         where = and_(PR.c.scenario == bindparam("s"), PR.c.record_no == bindparam("r"))
-        gains = [{"s": self.scenario, "r": g["record_no"], "l": g["last_line"],
-                  "n": g["line_count"]} for g in self.grown.values() if g["line_count"]]
-        if gains:
-            conn.execute(update(PR).where(where).values(
-                last_line=bindparam("l"), line_count=PR.c.line_count + bindparam("n")), gains)
+        if any(g["line_count"] for g in self.grown.values()):
+            self.regrown = True  # their counts: in one statement at the end (``finish``)
         if self.grown_errors:  # a record keeps its first error
             conn.execute(update(PR).where(and_(where, PR.c.error.is_(None))).values(
                 error=bindparam("e"), error_field=bindparam("f"), error_stage="prepare"),
@@ -362,4 +363,14 @@ class _Writer:
 
     def finish(self, conn) -> None:
         self._write(conn, keep_open=False)
+        if self.regrown:
+            # The records that gained lines in later batches: their counts and last lines
+            # from their lines, in one pass (an UPDATE per record and batch was most of a
+            # shuffled file's prepare: every batch extends most records).
+            conn.execute(text(
+                "UPDATE mk_prepared_record SET line_count = g.n, last_line = g.last FROM ("
+                " SELECT record_no AS r, COUNT(*) AS n, MAX(line_no) AS last"
+                " FROM mk_prepared_line WHERE scenario = :s GROUP BY record_no) AS g"
+                " WHERE mk_prepared_record.scenario = :s AND mk_prepared_record.record_no = g.r"
+                " AND mk_prepared_record.line_count <> g.n"), {"s": self.scenario})
 
