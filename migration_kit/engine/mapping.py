@@ -259,7 +259,7 @@ class ImportMapping:
                 if v is None or _same(v, h):
                     continue
                 said = row.get(t.source) if t.source is not None else v
-                was = first.get(t.source) if t.source is not None and h is not None else h
+                was = first.get(t.source) if t.source is not None else h
                 report(MappingError(t.target, (
                     f"{where(k)}{t.target} is {_shown(said)} here but {_shown(was)} on "
                     f"{_place(lines, 0)}, the first line of its record: a document has one "
@@ -299,7 +299,9 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _shown(v: Any) -> str:
-    return "blank" if v is None or v == "" else repr(v if isinstance(v, str) else str(v))
+    if v is None or (isinstance(v, str) and not v.strip()):
+        return "blank"
+    return repr(v if isinstance(v, str) else str(v))
 
 
 def _plain(v: Any) -> Any:
