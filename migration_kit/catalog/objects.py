@@ -27,6 +27,7 @@ from .versions import (
     Provider,
     check_name,
     clean_original_name,
+    existing_file,
     file_digest,
     inspect_file,
     latest_version,
@@ -101,8 +102,7 @@ def add_objects_provider(ws: Workspace, name: str, files: list[Path], *,
         raise BadInputError(f"provider {name!r} exists already; use `provider upload` "
                             "to add a file version")
     for f in files:
-        if not f.is_file():
-            raise NotFoundError(f"no file {f}")
+        existing_file(f)
     type_name = type_name or type_for_file(files[0])
     names = [_object_name(f) for f in files]
     if len(set(names)) != len(names):
@@ -161,8 +161,7 @@ def upload_objects(ws: Workspace, name: str, files: list[Path],
         raise BadInputError("--object names the object of one file")
     new: dict[str, Path] = {}
     for f in files:
-        if not f.is_file():
-            raise NotFoundError(f"no file {f}")
+        existing_file(f)
         obj = object_name or _object_name(f)
         p = part(prov, obj)
         _check(ws, prov, p, f)

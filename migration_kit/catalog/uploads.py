@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import BadInputError, NotFoundError, SchemaMismatchError
+from ..errors import BadInputError, SchemaMismatchError
 from ..providers.registry import type_for_file
 from ..providers.schema import keep_unseen_details, schema_diff
 from ..workspace import Workspace
@@ -18,6 +18,7 @@ from .versions import (
     Provider,
     check_name,
     clean_original_name,
+    existing_file,
     inspect_file,
     load_provider,
     provider_path,
@@ -49,9 +50,7 @@ def add_provider(ws: Workspace, name: str, file: str | Path | list[str | Path], 
             raise BadInputError(f"provider {name!r} exists already")
         return add_sheets_provider(ws, name, Path(file), params=params,
                                    description=description)
-    file = Path(file)
-    if not file.is_file():
-        raise NotFoundError(f"no file {file}")
+    file = existing_file(file)
     if provider_path(ws, name).exists():
         raise BadInputError(f"provider {name!r} exists already; use `provider upload` "
                             "to add a file version")
@@ -79,9 +78,7 @@ def upload_version(ws: Workspace, name: str, file: str | Path | list[str | Path]
         if len(file) != 1:
             raise BadInputError(f"provider {name!r} has one object: upload one file")
         file = file[0]
-    file = Path(file)
-    if not file.is_file():
-        raise NotFoundError(f"no file {file}")
+    file = existing_file(file)
     _, schema = inspect_file(ws, file, prov.type, prov.params)
     schema = keep_unseen_details(prov.schema, schema)
     repeats = flattened_repeats(prov, file)

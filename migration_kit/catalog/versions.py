@@ -150,6 +150,14 @@ def file_digest(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def existing_file(file: str | Path) -> Path:
+    """``file`` as a path, when it is a file (a name that is not there: NotFoundError)."""
+    file = Path(file)
+    if not file.is_file():
+        raise NotFoundError(f"no file {file}")
+    return file
+
+
 def inspect_file(ws: Workspace, file: Path, type_name: str, params: dict[str, Any]
              ) -> tuple[dict[str, Any], Schema]:
     """(the complete parameters, the schema) of a file, after the size check."""

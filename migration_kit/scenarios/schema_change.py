@@ -8,8 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..catalog.uploads import flattened_repeats
-from ..catalog.versions import editable, inspect_file, load_provider, store_version
-from ..errors import BadInputError, NotFoundError
+from ..catalog.versions import (
+    editable,
+    existing_file,
+    inspect_file,
+    load_provider,
+    store_version,
+)
+from ..errors import BadInputError
 from ..providers.schema import column_renames, keep_unseen_details, schema_diff
 from ..workspace import Workspace
 from .model import broken_scenarios, rename_provider_fields
@@ -24,9 +30,7 @@ def update_schema(ws: Workspace, name: str, file: str | Path) -> tuple[list[str]
     if prov.parts is not None:
         raise BadInputError(f"provider {name!r} has several objects; to change their "
                             "structure, add a new provider with the new files")
-    file = Path(file)
-    if not file.is_file():
-        raise NotFoundError(f"no file {file}")
+    file = existing_file(file)
     repeats = flattened_repeats(prov, file)
     if repeats:  # elements that repeat now become detail objects, and stay ones
         prov.params = {**prov.params, "detail_paths": [*prov.params.get("detail_paths", []),
