@@ -36,9 +36,7 @@ class ColumnEngine:
         w = mapping.window
         self.summary = mapping.by_object[w.summary]
         self.details = [(o, mapping.by_object[o]) for o in mapping.details]
-        keys = {id(t) for t in mapping.key_targets}
-        heads = sorted({self.index[c] for t in self.summary if id(t) not in keys
-                        for c in t.columns if c in self.index})
+        heads = [self.index[c] for c in mapping.header_cells if c in self.index]
         # a record's later line that says otherwise in a summary cell goes the row way
         # (``ImportMapping.document``: an error, or the same value written differently)
         self.head_cells = itemgetter(*heads) if heads else None

@@ -238,18 +238,18 @@ class Importer:
             by_records = and_(PL.c.scenario.concat("") == sc.name, records)
         lines = conn.execute(select(PL.c.record_no, PL.c.data, PL.c.source_line)
                              .where(by_records).order_by(PL.c.line_no)).all()
-        values_of: dict[int, list[list[Any]]] = {}
-        data_of: dict[int, list[str]] = {}
-        lines_of: dict[int, list[int]] = {}
+        # each record's (values, stored texts, source lines) of its lines
+        of: dict[int, tuple[list[list[Any]], list[str], list[int]]] = {}
         # one JSON text for the batch: one decoder call instead of one per line
         decoded = json.loads("[" + ",".join(data for _, data, _ in lines) + "]")
         for (rec_no, data, line), values in zip(lines, decoded):
-            values_of.setdefault(rec_no, []).append(values)
-            data_of.setdefault(rec_no, []).append(data)
-            lines_of.setdefault(rec_no, []).append(line)
-        items = [_Item(rec, values_of.get(rec["record_no"], []),
-                       data_of.get(rec["record_no"], []), lines_of.get(rec["record_no"], []))
-                 for rec in recs]
+            got = of.get(rec_no)
+            if got is None:
+                got = of[rec_no] = ([], [], [])
+            got[0].append(values)
+            got[1].append(data)
+            got[2].append(line)
+        items = [_Item(rec, *(of.get(rec["record_no"]) or ([], [], []))) for rec in recs]
         if eager:
             if self.column_engine is not None:
                 if not self.precheck:  # the window's rules in record order: commit_batch

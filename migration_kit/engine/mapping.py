@@ -149,7 +149,8 @@ class ImportMapping:
         # the summary fields a later row of a record could contradict (read from the file)
         self._header_targets = [(t, self.values_of[id(t)]) for t in self.by_object[window.summary]
                                 if t.columns and id(t) not in keys]
-        self._header_cells = sorted({c for t, _ in self._header_targets for c in t.columns})
+        # their source columns: a later row that repeats these repeats the header
+        self.header_cells = sorted({c for t, _ in self._header_targets for c in t.columns})
 
     def key_columns(self) -> list[str]:
         """The source columns the key fields are read from (continuation rows)."""
@@ -206,7 +207,7 @@ class ImportMapping:
                 self._one_header(rows, head, lines, _raise)
         except MappingError as e:
             _, errors = self.document_lenient(rows, lines)
-            raise combined(errors or [e]) from None
+            raise _combined(errors or [e]) from None
         return doc
 
     def document_lenient(self, rows: list[Mapping[str, Any]], lines: list[int] | None = None
@@ -241,7 +242,7 @@ class ImportMapping:
         never dropped in silence. The key fields are equal by the grouping itself."""
         where = _where(rows, lines)
         first = rows[0]
-        cells = self._header_cells
+        cells = self.header_cells
         said_first = [first.get(c) for c in cells]
         for k in range(1, len(rows)):
             row = rows[k]
@@ -266,7 +267,7 @@ class ImportMapping:
                     "header (give this line its own key, or the same value)")))
 
 
-def combined(errors: list[MappingError]) -> MappingError:
+def _combined(errors: list[MappingError]) -> MappingError:
     """One error for a record's errors: the first one's field, every message."""
     first = errors[0]
     if len(errors) == 1:

@@ -197,8 +197,8 @@ class _Writer:
         self.last_key: Any = None
         self.unwritten: dict[int, dict[str, Any]] = {}  # record number -> record
         self.by_group: dict[str, dict[str, Any]] = {}  # group key -> record of this batch
-        # records written in an earlier batch that this batch's runs extend: what they gained
-        self.grown: dict[int, dict[str, Any]] = {}  # record number -> gain
+        # records written in an earlier batch that this batch's runs extend
+        self.grown: dict[int, dict[str, Any]] = {}  # record number -> record (its runs here)
         self.grown_errors: list[dict[str, Any]] = []  # their first errors, in line order
         self.growth = db.Growth()
         self.regrown = False  # a record written before gained lines
@@ -286,6 +286,7 @@ class _Writer:
                 rec = self.grown[written[group]] = self.by_group[group] = {
                     "record_no": written[group], "group_key": group, "last_line": 0,
                     "line_count": 0, "error": None, "grown": True}
+                self.regrown = True  # its counts: in one statement at the end (``finish``)
             if rec is None:
                 self.records += 1
                 rec = {"scenario": self.scenario, "record_no": self.records,
@@ -345,17 +346,14 @@ class _Writer:
         if done:
             bulk_insert(conn, PR, done)
             self.growth.added(conn, PR, len(done))  # the next batch's look-up of its keys
-        where = and_(PR.c.scenario == bindparam("s"), PR.c.record_no == bindparam("r"))
-        if any(g["line_count"] for g in self.grown.values()):
-            self.regrown = True  # their counts: in one statement at the end (``finish``)
         if self.grown_errors:  # a record keeps its first error
-            conn.execute(update(PR).where(and_(where, PR.c.error.is_(None))).values(
+            conn.execute(update(PR).where(and_(
+                PR.c.scenario == bindparam("s"), PR.c.record_no == bindparam("r"),
+                PR.c.error.is_(None))).values(
                 error=bindparam("e"), error_field=bindparam("f"), error_stage="prepare"),
                 self.grown_errors)
             self.grown_errors = []
-        open_gain = cur is not None and "grown" in cur
-        if open_gain:  # its run may go on: it gains from here
-            cur["line_count"] = 0
+        open_gain = cur is not None and "grown" in cur  # its run may go on
         self.grown = {cur["record_no"]: cur} if open_gain else {}
         self.unwritten = {} if cur is None or open_gain else {cur["record_no"]: cur}
         group = cur["group_key"] if cur is not None else None
