@@ -29,6 +29,7 @@ from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..workspace import Workspace
 from . import export_columns, history
+from .collection import fewer_collections
 from .export_checks import Failed, cell_limit, column_check, column_specs, neutralise, neutralises
 from .lock import scenario_lock
 from .mapping import export_getters, flatten, formula_context
@@ -75,6 +76,7 @@ def _export_scenario(ws: Workspace, name: str) -> Scenario:
     return sc
 
 
+@fewer_collections()
 def prepare_export(ws: Workspace, name: str, *, progress: bool = True) -> PrepareSummary:
     sc = _export_scenario(ws, name)
     with scenario_lock(ws, sc.name, "prepare"):
@@ -165,6 +167,7 @@ def _text(v: Any) -> Any:
     return v if v is None or isinstance(v, str | int) else str(v)
 
 
+@fewer_collections()
 def export(ws: Workspace, name: str, *, prepare_first: bool = True,
            progress: bool = True) -> ExportSummary:
     """Prepare (unless told not to) and write the Active rows as a new file version."""

@@ -20,6 +20,7 @@ from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario, load_scenario
 from ..workspace import Workspace
 from . import grouping, history, prepare_columns
+from .collection import fewer_collections
 from .continuation import CONTINUATION_BEFORE_KEY, Continuation
 from .grouping import doc_key
 from .lock import scenario_lock
@@ -69,6 +70,7 @@ class PrepareSummary:
         return text
 
 
+@fewer_collections()
 def prepare(ws: Workspace, name: str, *, version: int | None = None,
             progress: bool = True) -> PrepareSummary:
     """Prepare an import scenario (see the module doc)."""

@@ -17,7 +17,7 @@ of rows instead of per row:
   query per batch for the batch's keys already written (their counts follow in one
   statement at the end), so a shuffled file writes each record once and leaves
   :func:`.grouping.gather` (the row path's way, in SQL afterwards) nothing to merge;
-* the lines' JSON from one encoder built once, the text of ``jsonio.dump_row``;
+* the lines' JSON by ``jsonio.dump_row`` (json's C encoder, built once);
 * records and lines written with ``bulk_insert`` (SQLite executemany, PostgreSQL COPY).
 
 Continuation rows go through the row path's own :class:`.continuation.Continuation`,
@@ -37,7 +37,7 @@ from sqlalchemy import and_, bindparam, select, text, update
 from .. import db
 from ..erp.store import bulk_insert
 from ..errors import MappingError
-from ..jsonio import dump_row, encode
+from ..jsonio import dump_row
 from ..scenarios.model import Scenario
 from .continuation import CONTINUATION_BEFORE_KEY, Continuation
 from .grouping import doc_key
@@ -121,51 +121,6 @@ class _Memo:
             v = memo.get(c, _MISSING) if self._text(c) else _MISSING
             out.append(fn(self._row(c)) if v is _MISSING else v)
         return out
-
-
-# -- the lines' JSON ---------------------------------------------------------------------
-def _default(v: Any) -> Any:
-    out = encode(v)
-    if out is v:
-        raise TypeError(f"Object of type {type(v).__name__} is not JSON serializable")
-    return out
-
-
-def _c_row_encoder() -> Callable[[Sequence[Any]], str] | None:
-    """``dump_row`` without its cost per call: ``JSONEncoder.encode`` builds json's C
-    encoder anew for every row; this builds it once, with the same settings. None when
-    json has no C encoder here, or when it would not write ``dump_row``'s text."""
-    try:
-        from json.encoder import c_make_encoder, encode_basestring
-
-        if c_make_encoder is None:
-            return None
-        enc = c_make_encoder(None, _default, encode_basestring, None, ":", ",", False,
-                             False, True)
-
-        def dump(values: Sequence[Any]) -> str:
-            return "".join(enc(values, 0))
-
-        import datetime as dt
-        from decimal import Decimal
-
-        sample = ('a "q" \\ \n\t\x00 é ø \u2028 😀', None, "", 0, -12, 1.5, 1e300,
-                  float("nan"), float("inf"), True, False, Decimal("-1.50"),
-                  Decimal("1E+3"), dt.date(2024, 2, 29), dt.datetime(2024, 1, 2, 3, 4, 5),
-                  dt.datetime(2024, 1, 2))
-        if dump(sample) != dump_row(sample) or dump([]) != dump_row([]):
-            return None
-        return dump
-    except Exception:  # noqa: BLE001 - any surprise: the plain path
-        return None
-
-
-_dump = _c_row_encoder() or dump_row
-
-
-def dump_rows(rows: Sequence[Sequence[Any]]) -> list[str]:
-    """``[dump_row(r) for r in rows]``, faster."""
-    return list(map(_dump, rows))
 
 
 # -- records from a batch ------------------------------------------------------------------
@@ -315,7 +270,7 @@ class _Writer:
         bulk_insert(conn, PL, [
             {"scenario": s_, "line_no": no, "record_no": rno, "source_line": sl, "data": d}
             for no, rno, sl, d in zip(range(base + 1, base + n + 1), record_nos, lines,
-                                      dump_rows(rows))])
+                                      map(dump_row, rows))])
         self._write(conn, keep_open=True)
 
     @staticmethod

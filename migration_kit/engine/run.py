@@ -15,6 +15,7 @@ from ..catalog.versions import latest_version
 from ..errors import RecordError
 from ..scenarios.model import load_scenario
 from ..workspace import Workspace
+from .collection import fewer_collections
 from .import_ import Importer, ImportSummary
 from .lock import scenario_lock
 from .prepare import PrepareSummary, prepare
@@ -22,6 +23,7 @@ from .prepared_tools import counts
 from .workers import refuse_unless_parallel, run_parallel
 
 
+@fewer_collections()
 def import_(ws: Workspace, name: str, *, continue_on_error: bool | None = None,
             validate_only: bool = False, save_only_if_valid: bool | None = None,
             batch_size: int | None = None, workers: int | None = None,

@@ -44,6 +44,7 @@ from .. import db
 from ..errors import BadInputError, RecordError
 from ..scenarios.model import Scenario
 from ..workspace import Workspace
+from .collection import fewer_collections
 from .import_ import PR, Importer, ImportSummary, pending
 from .progress import progress_bar
 
@@ -91,6 +92,7 @@ class Worker:
         self.batches = 0
         self._lookup = None
 
+    @fewer_collections()
     def work(self, *, on_batch: Callable[[], None] | None = None,
              keep_going: Callable[[], bool] = lambda: True) -> None:
         while keep_going():

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any
 
+from ..jsonio import compact_encoder
 from .windows import WindowDef
 
 DEFAULT_SCALE = 4  # a decimal field without scale is stored as Numeric(18, 4)
@@ -98,15 +98,17 @@ class DocumentDigest:
                 cols = [[row.get(n) for row in rows] for n in names]
             for i, canon in special:
                 cols[i] = _canon_column(canon, cols[i])
-            flat = list(map(list, zip(*cols))) if names else [[] for _ in rows]
+            # tuples: JSON writes them as lists, the text values() gives
+            flat = list(zip(*cols)) if names else [()] * len(rows)
             if per_doc is None:
                 for p, vals in zip(parts, flat):
-                    p.append([name, [vals]])
+                    p.append((name, (vals,)))
             else:
                 at = 0
                 for p, lines in zip(parts, per_doc):
-                    p.append([name, flat[at:at + len(lines)]])
-                    at += len(lines)
+                    end = at + len(lines)
+                    p.append((name, flat[at:end]))
+                    at = end
         sha = hashlib.sha256
         return [sha(_dumps(p).encode("utf-8")).hexdigest() for p in parts]
 
@@ -129,4 +131,4 @@ def _fixed(d: Decimal) -> str:
     return format(d, "f")
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps = compact_encoder()
