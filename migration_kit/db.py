@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 
+from . import jsonio
 from .errors import BadInputError
 
 SCHEMA_VERSION = 3
@@ -215,7 +216,8 @@ _ADDED = {
 def make_engine(url: str) -> Engine:
     """An engine with the settings the toolkit relies on (WAL and foreign keys on SQLite)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30},
+                               json_serializer=jsonio.dumps_default)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -228,7 +230,7 @@ def make_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, json_serializer=jsonio.dumps_default)
 
 
 ANALYZE_AFTER = 5_000  # PostgreSQL: analyse a table when it grew this much and doubled

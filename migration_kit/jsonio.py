@@ -47,21 +47,23 @@ def _encode_other(v: Any) -> Any:
     return out
 
 
-def compact_encoder(default: Callable[[Any], Any] | None = None) -> Callable[[Any], str]:
-    """``json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=default)
-    .encode``, the same text without its cost per call: ``encode`` builds json's C encoder
-    anew for every value, this builds it once. (No check for circular values: the values
-    encoded here are rows and documents.) The plain ``encode`` where json has no C encoder
-    or where this one would write another text."""
-    plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"),
+def fast_encoder(default: Callable[[Any], Any] | None = None, *, ensure_ascii: bool = False,
+                 separators: tuple[str, str] = (",", ":")) -> Callable[[Any], str]:
+    """``json.JSONEncoder(ensure_ascii=..., separators=..., default=...).encode``, the same
+    text without its cost per call: ``encode`` builds json's C encoder anew for every
+    value, this builds it once. (No check for circular values: the values encoded here are
+    rows, documents and keys.) The plain ``encode`` where json has no C encoder or where
+    this one would write another text."""
+    plain = json.JSONEncoder(ensure_ascii=ensure_ascii, separators=separators,
                              default=default).encode
     try:
-        from json.encoder import c_make_encoder, encode_basestring
+        from json.encoder import c_make_encoder, encode_basestring, encode_basestring_ascii
 
         if c_make_encoder is None:
             return plain
-        enc = c_make_encoder(None, default or _not_json, encode_basestring, None, ":", ",",
-                             False, False, True)
+        enc = c_make_encoder(None, default or _not_json,
+                             encode_basestring_ascii if ensure_ascii else encode_basestring,
+                             None, separators[1], separators[0], False, False, True)
 
         def dump(o: Any) -> str:
             return "".join(enc(o, 0))
@@ -81,7 +83,11 @@ def _not_json(o: Any) -> Any:
 
 # json's C encoder calls ``_encode_other`` only for values JSON has no type for (dates,
 # decimals): the same text as encoding every value first, without a Python call per value.
-_dumps = compact_encoder(_encode_other)
+_dumps = fast_encoder(_encode_other)
+
+
+# ``json.dumps(o)``'s very text (the databases' JSON columns, as SQLAlchemy writes them)
+dumps_default = fast_encoder(ensure_ascii=True, separators=(", ", ": "))
 
 
 def dump_row(values: list[Any] | tuple) -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 
 from .. import db
 from ..erp.digest import DocumentDigest
-from ..erp.store import bulk_insert
+from ..erp.store import bulk_execute, bulk_insert
 from ..erp.validation_columns import ColumnChecker
 from ..errors import FieldError, RecordError
 from ..scenarios.conditions import compile_restrictions
@@ -428,14 +428,13 @@ class Importer:
                         "key": rec["key"], "field": fld, "message": message})
         where = and_(PR.c.scenario == bindparam("s"), PR.c.record_no == bindparam("r"))
         if done:
-            conn.execute(update(PR).where(where)
-                         .values(processed=True, error=None, error_field=None,
-                                 error_stage=None, result=bindparam("res"),
-                                 note=bindparam("n")), done)
+            bulk_execute(conn, update(PR).where(where).values(
+                processed=True, error=None, error_field=None, error_stage=None,
+                result=bindparam("res"), note=bindparam("n")), done)
         if errs:
-            conn.execute(update(PR).where(where)
-                         .values(error=bindparam("e"), error_field=bindparam("f"),
-                                 error_stage=bindparam("st")), errs)
+            bulk_execute(conn, update(PR).where(where).values(
+                error=bindparam("e"), error_field=bindparam("f"), error_stage=bindparam("st")),
+                errs)
         L = db.import_ledger
         if new_keys:  # one bulk write, like the documents' own rows
             bulk_insert(conn, L, [

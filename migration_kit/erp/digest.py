@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any
 
-from ..jsonio import compact_encoder
+from ..jsonio import fast_encoder
 from .windows import WindowDef
 
 DEFAULT_SCALE = 4  # a decimal field without scale is stored as Numeric(18, 4)
@@ -131,4 +131,4 @@ def _fixed(d: Decimal) -> str:
     return format(d, "f")
 
 
-_dumps = compact_encoder()
+_dumps = fast_encoder()

@@ -438,7 +438,13 @@ def _root_start(text: str) -> int | None:
             return j
 
 
-def _iterparse(path: Path, file: str, events: tuple[str, ...]) -> Iterator[tuple[str, Any]]:
+# libxml2 (2.14 and newer) refuses nesting deeper than this itself, before lxml reports an
+# element of it: that is the max_depth error too, where max_depth is below it
+LIBXML2_DEPTH = 256
+
+
+def _iterparse(path: Path, file: str, events: tuple[str, ...], max_depth: int
+               ) -> Iterator[tuple[str, Any]]:
     ctx = etree.iterparse(str(path), events=events, resolve_entities=False, no_network=True,
                           load_dtd=False, huge_tree=False, remove_comments=True,
                           remove_pis=True, dtd_validation=False, attribute_defaults=False)
@@ -460,6 +466,13 @@ def _iterparse(path: Path, file: str, events: tuple[str, ...]) -> Iterator[tuple
             msg, line, column = first.message, first.line, first.column
         else:
             msg, (line, column) = e.msg, (e.position or (e.lineno, None))
+        if "Excessive depth" in msg:
+            limit = min(max_depth, LIBXML2_DEPTH)
+            raise SourceError(
+                f"elements are nested deeper than {limit} levels ("
+                + ("max_depth" if limit == max_depth else "the XML parser's limit") + ")",
+                location=Location(file=file, line=line or None, column=column or None),
+                max_depth=limit) from None
         raise SourceError(f"XML is not well-formed: {msg}",
                           location=Location(file=file, line=line or None,
                                             column=column or None)) from None
@@ -495,7 +508,7 @@ def _scan_structure(path: Path, file: str, ns: _Ns, max_depth: int
             cs = stats[path + (step,)]
             cs.max_siblings = max(cs.max_siblings, c)
 
-    for ev, el in _iterparse(path, file, ("start", "end", "start-ns")):
+    for ev, el in _iterparse(path, file, ("start", "end", "start-ns"), max_depth):
         if ev == "start-ns":
             ns.add(*el)
         elif ev == "start":
@@ -588,7 +601,8 @@ class _RecordReader:
         shells: list[Any] = []
         found = False
         container = False
-        for ev, el in _iterparse(self.path, self.file, ("start", "end", "start-ns")):
+        for ev, el in _iterparse(self.path, self.file, ("start", "end", "start-ns"),
+                                 self.max_depth):
             if ev == "start":
                 stack.append(el.tag)
                 if len(stack) > self.max_depth:

@@ -80,3 +80,40 @@ def test_json_columns_come_back_too(db_url):
             "txt": ["x\ny", None, "\\N"]}
     got = _round_trip(db_url, table_of, cols)
     assert got == [(1, {"k": "a\tb\\"}, "x\ny"), (2, None, None), (3, {"n": 1}, "\\N")]
+
+
+def test_bulk_execute_updates_as_sqlalchemy_does(db_url):
+    """``bulk_execute`` (SQLite: executemany on the cursor) leaves the very rows SQLAlchemy's
+    own executemany of the same UPDATE leaves: values from the rows and from the statement,
+    JSON, booleans, decimals, dates and None included."""
+    from sqlalchemy import bindparam, update
+
+    from migration_kit.erp.store import bulk_execute
+
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    md = MetaData()
+    tables = [Table(f"t_upd_{k}", md, Column("id", Integer, primary_key=True),
+                    Column("doc", JSON), Column("num", Numeric(18, 4)), Column("day", Date),
+                    Column("flag", Boolean), Column("txt", Text)) for k in ("a", "b")]
+    md.create_all(engine)
+    rows = [{"i": i, "d": ({"k": TRICKY[i]} if i % 3 else None),
+             "x": Decimal(i) / 8 if i % 4 else None, "t": TRICKY[i]}
+            for i in range(1, len(TRICKY))]
+    got = []
+    try:
+        for t, run in zip(tables, (lambda c, s, r: c.execute(s, r), bulk_execute)):
+            with engine.begin() as conn:
+                bulk_insert_columns(conn, t, ["id"], [list(range(len(TRICKY)))])
+                run(conn, update(t).where(t.c.id == bindparam("i")).values(
+                    doc=bindparam("d"), num=bindparam("x"), day=dt.date(2024, 2, 29),
+                    flag=True, txt=bindparam("t")), rows)
+            with engine.connect() as conn:
+                got.append([tuple(r)[1:] for r in conn.execute(select(t).order_by(t.c.id))])
+    finally:
+        md.drop_all(engine)
+        engine.dispose()
+    assert got[0] == got[1]
+    assert got[1][0] == (None, None, None, None, None)  # row 0: not in the update
+    assert got[1][2] == ({"k": TRICKY[2]}, Decimal("0.25"), dt.date(2024, 2, 29), True,
+                         TRICKY[2])
+    assert got[1][3][0] is None  # JSON null read back as None

@@ -175,6 +175,19 @@ def test_deep_nesting(xml_type, sample):
     assert read_all(xml_type, sample("deep.xml"), p)[2] == [("x",)]
 
 
+def test_nesting_deeper_than_the_parser_allows(xml_type, tmp_path):
+    """libxml2 2.14 stops at 256 levels itself: the same error, naming the limit that
+    applied (max_depth below it, else the parser's)."""
+    path = tmp_path / "very_deep.xml"
+    path.write_text("<r>\n" + "<d>" * 300 + "x" + "</d>" * 300 + "\n</r>\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="nested deeper than 100 levels"):
+        xml_type.detect(path, {})
+    with pytest.raises(SourceError, match=r"nested deeper than \d+ levels \((max_depth|the "
+                       r"XML parser's limit)\)") as e:
+        xml_type.detect(path, {"max_depth": 400})
+    assert e.value.location.file.endswith("very_deep.xml")
+
+
 @pytest.mark.parametrize("name, line, text", [
     ("malformed.xml", 4, "Opening and ending tag mismatch"),
     ("undefined_entity.xml", 2, "Entity 'secret' not defined"),
