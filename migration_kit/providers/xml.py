@@ -466,6 +466,11 @@ def _iterparse(path: Path, file: str, events: tuple[str, ...], max_depth: int
             msg, line, column = first.message, first.line, first.column
         else:
             msg, (line, column) = e.msg, (e.position or (e.lineno, None))
+        if "entity amplification" in msg or "entity reference loop" in msg:
+            # libxml2 2.14 stops an entity expansion itself, before lxml yields an element
+            raise SourceError("DTD and entities are not allowed (XXE / entity expansion "
+                              "protection)", location=Location(file=file, line=line or 1)
+                              ) from None
         if "Excessive depth" in msg:
             limit = min(max_depth, LIBXML2_DEPTH)
             raise SourceError(
