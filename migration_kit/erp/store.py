@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -232,6 +233,7 @@ class ERPStore:
         self.metadata = MetaData()
         self.tables: dict[tuple[str, str], Table] = {}
         self._growth = Growth()  # the summary tables this store fills (PostgreSQL)
+        self._ids_stmt: dict[str, Any] = {}
         for w in windows:
             st = self._table(w, w.summary_object, None)
             for obj in w.detail_objects:
@@ -438,7 +440,17 @@ class ERPStore:
             bulk_insert(conn, st, heads)  # no lines: the ids are not needed
             return
         keys = w.key_fields
-        if keys:
+        if keys and all(h.get(k) is not None for k in keys for h in heads):
+            # written in bulk, the ids read back by the unique key (in this transaction)
+            bulk_insert(conn, st, heads)
+            by_key = {}
+            ids_of = self._ids_by_key(w.id, st, keys)
+            for at in range(0, len(heads), 500):
+                part = heads[at:at + 500]
+                by_key.update((tuple(r[1:]), r[0]) for r in conn.execute(
+                    ids_of, {f"k{i}": sorted({h[k] for h in part}) for i, k in enumerate(keys)}))
+            ids = [by_key[tuple(h[k] for k in keys)] for h in heads]
+        elif keys:
             # RETURNING in multi-row statements (sorting by parameter order would make that
             # one statement per document on SQLite); ids are matched back by the unique key.
             by_key = {tuple(r[1:]): r[0] for r in conn.execute(
@@ -464,6 +476,16 @@ class ERPStore:
                 repeat(doc_id, len(ls)) for doc_id, ls in zip(ids, lines))))
             bulk_insert_columns(conn, self.tables[(w.id, obj.name)], [*names, "_doc_id"],
                                 columns)
+
+    def _ids_by_key(self, window_id: str, st: Table, keys: list[str]) -> Any:
+        """The ids and keys of the documents whose key fields are among given values (one
+        statement per window, compiled once; the values expanded as it runs)."""
+        stmt = self._ids_stmt.get(window_id)
+        if stmt is None:
+            stmt = self._ids_stmt[window_id] = select(st.c._id, *(st.c[k] for k in keys)).where(
+                and_(*(st.c[k].in_(bindparam(f"k{i}", expanding=True))
+                       for i, k in enumerate(keys))))
+        return stmt
 
     def _update(self, conn: Connection, w: WindowDef, doc_id: int, doc: Doc) -> None:
         st = self.summary_table(w.id)
