@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields
+from itertools import compress
+from operator import ne
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, select, update
@@ -238,17 +240,10 @@ class Importer:
             by_records = and_(PL.c.scenario.concat("") == sc.name, records)
         lines = conn.execute(select(PL.c.record_no, PL.c.data, PL.c.source_line)
                              .where(by_records).order_by(PL.c.line_no)).all()
-        # each record's (values, stored texts, source lines) of its lines
-        of: dict[int, tuple[list[list[Any]], list[str], list[int]]] = {}
         # one JSON text for the batch: one decoder call instead of one per line
-        decoded = json.loads("[" + ",".join(data for _, data, _ in lines) + "]")
-        for (rec_no, data, line), values in zip(lines, decoded):
-            got = of.get(rec_no)
-            if got is None:
-                got = of[rec_no] = ([], [], [])
-            got[0].append(values)
-            got[1].append(data)
-            got[2].append(line)
+        rec_nos, texts, sources = (list(c) for c in zip(*lines)) if lines else ([], [], [])
+        decoded = json.loads("[" + ",".join(texts) + "]")
+        of = _by_record(rec_nos, decoded, texts, sources)
         items = [_Item(rec, *(of.get(rec["record_no"]) or ([], [], []))) for rec in recs]
         if eager:
             if self.column_engine is not None:
@@ -471,6 +466,31 @@ class _Item:
     failure: MappingError | None = None
     target_failure: bool = False  # the failure is the target restrictions
     checked: tuple[Any, list[FieldError]] | None = None  # the window's rules, checked early
+
+
+def _by_record(rec_nos: list[int], decoded: list[Any], texts: list[str], sources: list[int]
+               ) -> dict[int, tuple[list[list[Any]], list[str], list[int]]]:
+    """Each record's (values, stored texts, source lines) of its lines, given in line order:
+    slices where each record's lines are adjacent (the usual case), else line by line."""
+    n = len(rec_nos)
+    starts = [0, *compress(range(1, n), map(ne, rec_nos[1:], rec_nos[:-1]))] if n else []
+    of: dict[int, tuple[list[list[Any]], list[str], list[int]]] = {}
+    for s, e in zip(starts, [*starts[1:], n]):
+        r = rec_nos[s]
+        if r in of:  # a record's lines apart (gathered from a shuffled file)
+            break
+        of[r] = (decoded[s:e], texts[s:e], sources[s:e])
+    else:
+        return of
+    of = {}
+    for rec_no, values, data, line in zip(rec_nos, decoded, texts, sources):
+        got = of.get(rec_no)
+        if got is None:
+            got = of[rec_no] = ([], [], [])
+        got[0].append(values)
+        got[1].append(data)
+        got[2].append(line)
+    return of
 
 
 def _second_record(rec, first_line: int | None, version: int | None) -> MappingError:

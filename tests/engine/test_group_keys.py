@@ -24,3 +24,22 @@ def test_doc_key_of_one_text_key():
     assert doc_key({"Document.ReferenceNbr": 'SO-1 "ø"\n'}) == (
         '{"Document.ReferenceNbr": "SO-1 \\"ø\\"\\n"}')
     assert doc_key(None) is None and doc_key({}) is None
+
+
+@given(st.lists(st.integers(1, 6), max_size=30))
+def test_lines_by_record_adjacent_or_apart(rec_nos):
+    """``import_._by_record``: each record's lines in line order, whether its lines are
+    adjacent (slices) or apart (a record gathered from a shuffled file)."""
+    from migration_kit.engine.import_ import _by_record
+
+    n = len(rec_nos)
+    decoded = [[i] for i in range(n)]
+    texts = [f"[{i}]" for i in range(n)]
+    sources = [i + 2 for i in range(n)]
+    want: dict = {}
+    for r, d, t, s in zip(rec_nos, decoded, texts, sources):
+        got = want.setdefault(r, ([], [], []))
+        got[0].append(d)
+        got[1].append(t)
+        got[2].append(s)
+    assert _by_record(rec_nos, decoded, texts, sources) == want
