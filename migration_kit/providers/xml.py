@@ -56,6 +56,7 @@ DEFAULTS: dict[str, Any] = {
 }
 PRESCAN_BYTES = 1024 * 1024
 DETECT_ELEMENTS = 200_000
+NO_DTD = "DTD and entities are not allowed (XXE / entity expansion protection)"
 _DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _ROOT_START = re.compile(r"<[^?!/\s]")
 _DECL_ENC = re.compile(r"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
@@ -407,8 +408,7 @@ def _prescan(path: Path, file: str) -> str | None:
     m = _DTD.search(prolog)
     if m:
         line = prolog.count("\n", 0, m.start()) + 1
-        raise SourceError("DTD and entities are not allowed (XXE / entity expansion protection): "
-                          f"the file declares <!{m.group(1).upper()} ...>",
+        raise SourceError(f"{NO_DTD}: the file declares <!{m.group(1).upper()} ...>",
                           location=Location(file=file, line=line, column=m.start() -
                                             prolog.rfind("\n", 0, m.start())))
     d = _DECL_ENC.match(text)
@@ -455,8 +455,7 @@ def _iterparse(path: Path, file: str, events: tuple[str, ...], max_depth: int
                 first = False
                 di = el.getroottree().docinfo
                 if di.doctype or di.internalDTD is not None or di.externalDTD is not None:
-                    raise SourceError("DTD and entities are not allowed (XXE / entity expansion "
-                                      "protection)", location=Location(file=file, line=1))
+                    raise SourceError(NO_DTD, location=Location(file=file, line=1))
             yield ev, el
     except etree.XMLSyntaxError as e:
         # the error log holds the root cause (iterparse may report a later symptom)
@@ -468,9 +467,7 @@ def _iterparse(path: Path, file: str, events: tuple[str, ...], max_depth: int
             msg, (line, column) = e.msg, (e.position or (e.lineno, None))
         if "entity amplification" in msg or "entity reference loop" in msg:
             # libxml2 2.14 stops an entity expansion itself, before lxml yields an element
-            raise SourceError("DTD and entities are not allowed (XXE / entity expansion "
-                              "protection)", location=Location(file=file, line=line or 1)
-                              ) from None
+            raise SourceError(NO_DTD, location=Location(file=file, line=line or 1)) from None
         if "Excessive depth" in msg:
             limit = min(max_depth, LIBXML2_DEPTH)
             raise SourceError(
