@@ -38,6 +38,14 @@ _L = db.import_ledger
 _LEDGER_OF = select(_L.c.doc_key, _L.c.file_version, _L.c.source_line).where(and_(
     _L.c.scenario == bindparam("s"), _L.c.doc_key.in_(bindparam("k", expanding=True))))
 
+# a batch's marks on its records (built once)
+_RECORD = and_(PR.c.scenario == bindparam("s"), PR.c.record_no == bindparam("r"))
+_MARK_DONE = update(PR).where(_RECORD).values(
+    processed=True, error=None, error_field=None, error_stage=None, result=bindparam("res"),
+    note=bindparam("n"))
+_MARK_ERROR = update(PR).where(_RECORD).values(
+    error=bindparam("e"), error_field=bindparam("f"), error_stage=bindparam("st"))
+
 
 @dataclass
 class ImportSummary:
@@ -421,15 +429,10 @@ class Importer:
                     self.summary.errors.append({
                         "line": rec["first_line"], "record": rec["record_no"],
                         "key": rec["key"], "field": fld, "message": message})
-        where = and_(PR.c.scenario == bindparam("s"), PR.c.record_no == bindparam("r"))
         if done:
-            bulk_execute(conn, update(PR).where(where).values(
-                processed=True, error=None, error_field=None, error_stage=None,
-                result=bindparam("res"), note=bindparam("n")), done)
+            bulk_execute(conn, _MARK_DONE, done)
         if errs:
-            bulk_execute(conn, update(PR).where(where).values(
-                error=bindparam("e"), error_field=bindparam("f"), error_stage=bindparam("st")),
-                errs)
+            bulk_execute(conn, _MARK_ERROR, errs)
         L = db.import_ledger
         if new_keys:  # one bulk write, like the documents' own rows
             bulk_insert(conn, L, [
