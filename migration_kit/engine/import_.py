@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 
 from .. import db
 from ..erp.digest import DocumentDigest
-from ..erp.store import bulk_execute, bulk_insert
+from ..erp.store import bulk_execute, bulk_insert, fetch_rows
 from ..erp.validation_columns import ColumnChecker
 from ..errors import FieldError, RecordError
 from ..scenarios.conditions import compile_restrictions
@@ -246,8 +246,8 @@ class Importer:
                               PL.c.line_no >= first, PL.c.line_no <= last)
         else:  # scenario || '': SQLite would take the primary key (scenario) and sort less
             by_records = and_(PL.c.scenario.concat("") == sc.name, records)
-        lines = conn.execute(select(PL.c.record_no, PL.c.data, PL.c.source_line)
-                             .where(by_records).order_by(PL.c.line_no)).all()
+        lines = fetch_rows(conn, select(PL.c.record_no, PL.c.data, PL.c.source_line)
+                           .where(by_records).order_by(PL.c.line_no))
         # one JSON text for the batch: one decoder call instead of one per line
         rec_nos, texts, sources = (list(c) for c in zip(*lines)) if lines else ([], [], [])
         decoded = json.loads("[" + ",".join(texts) + "]")

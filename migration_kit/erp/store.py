@@ -165,6 +165,35 @@ def bulk_execute(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> Non
         cur.close()
 
 
+def fetch_rows(conn: Connection, stmt: Any) -> list[tuple]:
+    """``conn.execute(stmt).all()`` for a SELECT of many rows, as plain tuples: on SQLite,
+    the cursor's own rows (made in C) instead of a SQLAlchemy Row per row, when no result
+    column needs a result processor and no parameter a bind processor (integers, text).
+    Elsewhere, or for other columns: SQLAlchemy's rows (tuples too)."""
+    dialect = conn.dialect
+    compiled = stmt.compile(dialect=dialect)
+    order = compiled.positiontup
+    if dialect.name == "sqlite" and order is not None:
+        binds = [compiled.binds[n] for n in order]
+        plain = (all(not b.expanding and b.callable is None
+                     and b.type.dialect_impl(dialect).bind_processor(dialect) is None
+                     for b in binds)
+                 and all(c.type.dialect_impl(dialect).result_processor(dialect, None) is None
+                         for c in stmt.selected_columns))
+        if plain:
+            params = [compiled.params[n] for n in order]
+            cur = conn.connection.cursor()
+            try:
+                cur.execute(compiled.string, params)
+                return cur.fetchall()
+            except dialect.loaded_dbapi.Error as e:
+                raise DBAPIError.instance(compiled.string, params, e,
+                                          dialect.loaded_dbapi.Error) from e
+            finally:
+                cur.close()
+    return [tuple(r) for r in conn.execute(stmt)]
+
+
 def table_name(window_id: str, object_name: str) -> str:
     return f"erp_{window_id.lower()}_{object_name.lower()}"
 

@@ -117,3 +117,40 @@ def test_bulk_execute_updates_as_sqlalchemy_does(db_url):
     assert got[1][2] == ({"k": TRICKY[2]}, Decimal("0.25"), dt.date(2024, 2, 29), True,
                          TRICKY[2])
     assert got[1][3][0] is None  # JSON null read back as None
+
+
+def test_fetch_rows_reads_as_sqlalchemy_does(db_url):
+    """``fetch_rows`` (SQLite: the cursor's own rows where no value needs a processor)
+    gives the rows ``conn.execute(stmt).all()`` gives: text and integers with bound
+    parameters, and the columns that need SQLAlchemy's processing (dates, decimals,
+    booleans, JSON, expanding parameters) through SQLAlchemy."""
+    from migration_kit.erp.store import fetch_rows
+
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    md = MetaData()
+    t = _table(md)
+    md.create_all(engine)
+    cols = _rows()
+    try:
+        with engine.begin() as conn:
+            bulk_insert_columns(conn, t, list(cols), list(cols.values()))
+        with engine.connect() as conn:
+            statements = [
+                select(t.c.id, t.c.txt, t.c.n).where(t.c.id >= 3, t.c.short != "plain")
+                .order_by(t.c.id),
+                select(t.c.txt, t.c.id).where(t.c.txt == TRICKY[1]),
+                select(t.c.id, t.c.day, t.c.num, t.c.flag).where(t.c.day >= dt.date(2024, 1, 1))
+                .order_by(t.c.id),
+                select(t.c.id, t.c.txt).where(t.c.id.in_([2, 5, 7])).order_by(t.c.id),
+                select(t.c.id).where(t.c.id > 1000),
+            ]
+            for stmt in statements:
+                want = [tuple(r) for r in conn.execute(stmt).all()]
+                got = fetch_rows(conn, stmt)
+                assert got == want
+                assert all(type(r) is tuple for r in got)
+            assert fetch_rows(conn, statements[1]) == [(TRICKY[1], 2)]
+            assert fetch_rows(conn, statements[3])[1] == (5, TRICKY[4])
+    finally:
+        md.drop_all(engine)
+        engine.dispose()
