@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     JSON,
     Boolean,
     Column,
@@ -21,6 +23,8 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    any_,
+    bindparam,
     create_engine,
     event,
     select,
@@ -233,7 +237,16 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, json_serializer=jsonio.dumps_default)
 
 
-ANALYZE_AFTER = 5_000  # PostgreSQL: analyse a table when it grew this much and doubled
+ANALYZE_AFTER = 1_000  # PostgreSQL: analyse a table when it grew this much and doubled
+
+
+def among(column: Column, name: str, dialect_name: str) -> Any:
+    """``column IN`` the list bound as ``name``: ``= ANY(array)`` on PostgreSQL (one
+    parameter; SQLAlchemy renders and the driver adapts an expanding IN value by value),
+    an expanding ``IN`` elsewhere."""
+    if dialect_name == "postgresql":
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 class Growth:

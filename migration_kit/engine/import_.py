@@ -19,7 +19,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 
 from .. import db
 from ..erp.digest import DocumentDigest
-from ..erp.store import bulk_execute, bulk_insert, fetch_rows
+from ..erp.store import bulk_execute, bulk_insert, bulk_update, fetch_rows
 from ..erp.validation_columns import ColumnChecker
 from ..errors import FieldError, RecordError
 from ..scenarios.conditions import compile_restrictions
@@ -34,15 +34,14 @@ from .progress import progress_bar
 PR = db.prepared_record
 PL = db.prepared_line
 _L = db.import_ledger
-# a batch's keys in the ledger (compiled once; the keys expanded as it runs)
-_LEDGER_OF = select(_L.c.doc_key, _L.c.file_version, _L.c.source_line).where(and_(
-    _L.c.scenario == bindparam("s"), _L.c.doc_key.in_(bindparam("k", expanding=True))))
+# a batch's keys in the ledger (built once per kind of database; the keys bound as a list)
+_LEDGER_OF = {d: select(_L.c.doc_key, _L.c.file_version, _L.c.source_line).where(and_(
+    _L.c.scenario == bindparam("s"), db.among(_L.c.doc_key, "k", d)))
+    for d in ("postgresql", "sqlite")}
 
 # a batch's marks on its records (built once)
 _RECORD = and_(PR.c.scenario == bindparam("s"), PR.c.record_no == bindparam("r"))
-_MARK_DONE = update(PR).where(_RECORD).values(
-    processed=True, error=None, error_field=None, error_stage=None, result=bindparam("res"),
-    note=bindparam("n"))
+_DONE = {"processed": True, "error": None, "error_field": None, "error_stage": None}
 _MARK_ERROR = update(PR).where(_RECORD).values(
     error=bindparam("e"), error_field=bindparam("f"), error_stage=bindparam("st"))
 
@@ -386,7 +385,8 @@ class Importer:
         keys = sorted({r["group_key"] for r in recs if r["group_key"] is not None})
         if not keys:
             return {}
-        return {r.doc_key: r for r in conn.execute(_LEDGER_OF, {"s": self.sc.name, "k": keys})}
+        stmt = _LEDGER_OF["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+        return {r.doc_key: r for r in conn.execute(stmt, {"s": self.sc.name, "k": keys})}
 
     def _write_marks(self, conn, marks, ledger, data_of, digests) -> None:
         sc = self.sc
@@ -401,7 +401,7 @@ class Importer:
                 if self.validate_only:
                     continue
                 result = _jsonable(detail)
-                done.append({"s": sc.name, "r": rec["record_no"], "res": result, "n": None})
+                done.append((rec["record_no"], result, None))
                 dk = rec["group_key"]
                 if dk is not None:
                     # run: the run that created the document (an update keeps the creator;
@@ -417,8 +417,7 @@ class Importer:
             elif outcome == "skipped":
                 self.summary.skipped += 1
                 if not self.validate_only:
-                    done.append({"s": sc.name, "r": rec["record_no"], "res": None,
-                                 "n": detail})
+                    done.append((rec["record_no"], None, detail))
             else:
                 self.summary.failed += 1
                 message, fld = _message(detail)
@@ -430,7 +429,9 @@ class Importer:
                         "line": rec["first_line"], "record": rec["record_no"],
                         "key": rec["key"], "field": fld, "message": message})
         if done:
-            bulk_execute(conn, _MARK_DONE, done)
+            bulk_update(conn, PR, ["scenario", "record_no"], [
+                "scenario", "record_no", "result", "note"], [[sc.name] * len(done), *(
+                    list(c) for c in zip(*done))], _DONE)
         if errs:
             bulk_execute(conn, _MARK_ERROR, errs)
         L = db.import_ledger

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
-from ..db import Growth, numbering
+from ..db import Growth, among, numbering
 from ..errors import BadInputError, DocumentError, FieldError, NotFoundError
 from ..values import convert
 from .validation import Doc, DocumentValidator
@@ -165,6 +165,49 @@ def bulk_execute(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> Non
         cur.close()
 
 
+def bulk_update(conn: Connection, table: Table, keys: list[str], names: list[str],
+                columns: list[list[Any]], fixed: dict[str, Any] | None = None) -> None:
+    """Many rows of ``table`` updated, each found by its ``keys`` columns: row ``i`` gets
+    ``names[j] = columns[j][i]`` (``keys`` lead ``names``, their values lead ``columns``)
+    and every ``fixed`` value. PostgreSQL: one ``UPDATE ... FROM unnest(arrays)`` (one
+    statement for the batch instead of one per row), values through their columns' bind
+    processors; elsewhere: :func:`bulk_execute` of the UPDATE."""
+    n = len(columns[0]) if columns else 0
+    if not n:
+        return
+    fixed = fixed or {}
+    dialect = conn.dialect
+    if dialect.name != "postgresql" or dialect.driver != "psycopg":
+        stmt = update(table).where(and_(*(table.c[k] == bindparam(f"p_{k}") for k in keys)))
+        stmt = stmt.values(**fixed, **{c: bindparam(f"p_{c}") for c in names[len(keys):]})
+        bulk_execute(conn, stmt, [dict(zip((f"p_{c}" for c in names), r))
+                                  for r in zip(*columns)])
+        return
+    prep = dialect.identifier_preparer
+    types = [table.c[c].type for c in names]
+    values = _bound(dialect, types, columns)
+    arrays = ", ".join(f"CAST(%(a{j})s AS {t.compile(dialect=dialect)}[])"
+                       for j, t in enumerate(types))
+    v_cols = ", ".join(f"c{j}" for j in range(len(names)))
+    sets = [f"{prep.quote(c)} = v.c{j}" for j, c in enumerate(names) if j >= len(keys)]
+    params: dict[str, Any] = {f"a{j}": list(col) for j, col in enumerate(values)}
+    for i, (c, v) in enumerate(fixed.items()):
+        t = table.c[c].type
+        p = t.dialect_impl(dialect).bind_processor(dialect)
+        sets.append(f"{prep.quote(c)} = CAST(%(f{i})s AS {t.compile(dialect=dialect)})")
+        params[f"f{i}"] = p(v) if p is not None and v is not None else v
+    where = " AND ".join(f"t.{prep.quote(k)} = v.c{j}" for j, k in enumerate(keys))
+    sql = (f"UPDATE {prep.format_table(table)} AS t SET {', '.join(sets)} "
+           f"FROM unnest({arrays}) AS v({v_cols}) WHERE {where}")
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        cur.execute(sql, params)
+    except dialect.loaded_dbapi.Error as e:
+        raise DBAPIError.instance(sql, None, e, dialect.loaded_dbapi.Error) from e
+    finally:
+        cur.close()
+
+
 def fetch_rows(conn: Connection, stmt: Any) -> list[tuple]:
     """``conn.execute(stmt).all()`` for a SELECT of many rows, as plain tuples: on SQLite,
     the cursor's own rows (made in C) instead of a SQLAlchemy Row per row, when no result
@@ -262,7 +305,7 @@ class ERPStore:
         self.metadata = MetaData()
         self.tables: dict[tuple[str, str], Table] = {}
         self._growth = Growth()  # the summary tables this store fills (PostgreSQL)
-        self._ids_stmt: dict[str, Any] = {}
+        self._ids_stmt: dict[tuple[str, str], Any] = {}
         for w in windows:
             st = self._table(w, w.summary_object, None)
             for obj in w.detail_objects:
@@ -424,11 +467,10 @@ class ERPStore:
         values = [sorted({k[i] for k in wanted}) for i in range(len(names))]
         pos = max(range(len(names)), key=lambda i: len(values[i]))
         out = {}
+        q = self._ids_by_key(conn, w.id, st, names)
         for chunk in range(0, len(values[pos]), 500):
-            q = select(st.c._id, *(st.c[n] for n in names)).where(and_(*(
-                st.c[n].in_(values[i][chunk:chunk + 500] if i == pos else values[i])
-                for i, n in enumerate(names))))
-            for row in conn.execute(q):
+            for row in conn.execute(q, {f"k{i}": values[i][chunk:chunk + 500] if i == pos
+                                        else values[i] for i in range(len(names))}):
                 nk = _norm_key(tuple(row[1:]))
                 if nk in wanted:
                     out[nk] = row[0]
@@ -473,7 +515,7 @@ class ERPStore:
             # written in bulk, the ids read back by the unique key (in this transaction)
             bulk_insert(conn, st, heads)
             by_key = {}
-            ids_of = self._ids_by_key(w.id, st, keys)
+            ids_of = self._ids_by_key(conn, w.id, st, keys)
             for at in range(0, len(heads), 500):
                 part = heads[at:at + 500]
                 by_key.update((tuple(r[1:]), r[0]) for r in conn.execute(
@@ -506,14 +548,17 @@ class ERPStore:
             bulk_insert_columns(conn, self.tables[(w.id, obj.name)], [*names, "_doc_id"],
                                 columns)
 
-    def _ids_by_key(self, window_id: str, st: Table, keys: list[str]) -> Any:
+    def _ids_by_key(self, conn: Connection, window_id: str, st: Table, keys: list[str]
+                    ) -> Any:
         """The ids and keys of the documents whose key fields are among given values (one
-        statement per window, compiled once; the values expanded as it runs)."""
-        stmt = self._ids_stmt.get(window_id)
+        statement per window, built once; each key field's values bound as a list ``k0``,
+        ``k1``...)."""
+        d = conn.dialect.name
+        stmt = self._ids_stmt.get((window_id, d))
         if stmt is None:
-            stmt = self._ids_stmt[window_id] = select(st.c._id, *(st.c[k] for k in keys)).where(
-                and_(*(st.c[k].in_(bindparam(f"k{i}", expanding=True))
-                       for i, k in enumerate(keys))))
+            stmt = self._ids_stmt[(window_id, d)] = select(
+                st.c._id, *(st.c[k] for k in keys)).where(
+                and_(*(among(st.c[k], f"k{i}", d) for i, k in enumerate(keys))))
         return stmt
 
     def _update(self, conn: Connection, w: WindowDef, doc_id: int, doc: Doc) -> None:

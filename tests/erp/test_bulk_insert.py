@@ -154,3 +154,58 @@ def test_fetch_rows_reads_as_sqlalchemy_does(db_url):
     finally:
         md.drop_all(engine)
         engine.dispose()
+
+
+def test_bulk_update_updates_as_sqlalchemy_does(db_url):
+    """``bulk_update`` (PostgreSQL: one UPDATE ... FROM unnest of arrays) leaves the rows
+    SQLAlchemy's executemany of the same UPDATE leaves: rows found by a two-column key,
+    values from the rows (JSON, decimals, text, None) and fixed values (a boolean, a
+    date, None); rows not named keep theirs."""
+    from sqlalchemy import bindparam, update
+
+    from migration_kit.erp.store import bulk_update
+
+    engine = create_engine(db_url.replace("postgresql://", "postgresql+psycopg://"))
+    md = MetaData()
+    tables = [Table(f"t_bupd_{k}", md, Column("grp", String(10), primary_key=True),
+                    Column("id", Integer, primary_key=True), Column("doc", JSON),
+                    Column("num", Numeric(18, 4)), Column("day", Date),
+                    Column("flag", Boolean), Column("txt", Text), Column("gone", Text))
+              for k in ("a", "b")]
+    md.create_all(engine)
+    picked = list(range(1, len(TRICKY), 2))
+    cols = [["g"] * len(picked), picked,
+            [({"k": TRICKY[i], "n": [1, None]} if i % 3 else None) for i in picked],
+            [Decimal(i) / 8 if i % 4 != 1 else None for i in picked],
+            [TRICKY[i] for i in picked]]
+    names = ["grp", "id", "doc", "num", "txt"]
+    fixed = {"flag": True, "day": dt.date(2024, 2, 29), "gone": None}
+    got = []
+    try:
+        for k, t in enumerate(tables):
+            with engine.begin() as conn:
+                n = len(TRICKY)
+                bulk_insert_columns(conn, t, ["grp", "id", "gone", "txt"], [
+                    ["g"] * n + ["h"] * n, [*range(n), *range(n)], ["was"] * 2 * n,
+                    ["before"] * 2 * n])
+                if k == 0:
+                    conn.execute(update(t).where(t.c.grp == bindparam("p_grp"),
+                                                 t.c.id == bindparam("p_id"))
+                                 .values(doc=bindparam("p_doc"), num=bindparam("p_num"),
+                                         txt=bindparam("p_txt"), **fixed),
+                                 [dict(zip((f"p_{c}" for c in names), r))
+                                  for r in zip(*cols)])
+                else:
+                    bulk_update(conn, t, ["grp", "id"], names, cols, fixed)
+            with engine.connect() as conn:
+                got.append([tuple(r) for r in conn.execute(
+                    select(t).order_by(t.c.grp, t.c.id))])
+    finally:
+        md.drop_all(engine)
+        engine.dispose()
+    assert got[0] == got[1]
+    assert got[1][0] == ("g", 0, None, None, None, None, "before", "was")  # not named
+    assert got[1][7] == ("g", 7, {"k": TRICKY[7], "n": [1, None]}, Decimal("0.875"),
+                         dt.date(2024, 2, 29), True, TRICKY[7], None)
+    assert got[1][9][2:4] == (None, None)  # JSON null and a None decimal
+    assert got[1][len(TRICKY) + 7][6:] == ("before", "was")  # the other group's row 7
