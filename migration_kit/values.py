@@ -27,7 +27,7 @@ from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import lru_cache
 from itertools import repeat
-from operator import is_
+from operator import is_, methodcaller
 from typing import Any
 
 import babel
@@ -224,18 +224,20 @@ def plain_decimals(texts: Iterable[str], locale: str | Locale | None = None,
     if loc.name != "invariant" and loc.decimal_sep != ".":
         return {}
     q = Decimal(1).scaleb(-scale) if scale is not None else None
-    out = {}
-    match = _PLAIN_NUMBER.fullmatch
-    for t in texts:
-        if match(t):
-            d = Decimal(t)
-            if q is not None:
+    plain = list(filter(_PLAIN_NUMBER.fullmatch, texts))
+    values = list(map(Decimal, plain))
+    if q is not None:
+        try:  # the whole column at once (the loops in C); one too large: value by value
+            values = list(map(methodcaller("quantize", q, ROUND_HALF_UP), values))
+        except InvalidOperation:
+            out = {}
+            for t, d in zip(plain, values):
                 try:
-                    d = d.quantize(q, ROUND_HALF_UP)
+                    out[t] = d.quantize(q, ROUND_HALF_UP)
                 except InvalidOperation:
                     continue  # too large: to_decimal words it
-            out[t] = d
-    return out
+            return out
+    return dict(zip(plain, values))
 
 
 def to_int(v: Any, locale: str | Locale | None = None) -> int | None:

@@ -22,6 +22,7 @@ from .mapping import ImportMapping, Target
 
 _NONE = type(None)
 _SAFE = frozenset({str, int, _NONE})  # distinct values that are equal only when identical
+_TEXT = frozenset({str, _NONE})
 _FAILED = object()
 
 
@@ -49,9 +50,10 @@ class ColumnEngine:
             return []
         width = len(self.columns)
         bad = bytearray(n)
-        for i, r in enumerate(records):
-            if not r or any(len(v) != width for v in r):
-                bad[i] = 1  # a shape the row way handles (and words)
+        if not all(records) or set(map(len, chain.from_iterable(records))) != {width}:
+            for i, r in enumerate(records):
+                if not r or any(len(v) != width for v in r):
+                    bad[i] = 1  # a shape the row way handles (and words)
         cells = self.head_cells
         if cells is not None:
             for i, r in enumerate(records):
@@ -129,26 +131,34 @@ class ColumnEngine:
                     out.append(None)
                     bad[owner[j] if owner is not None else j] = 1
             return out
-        seen: dict[Any, Any] = {}
-        todo = []
-        for v in set(col):
-            if v is None or (type(v) is str and v.strip() == ""):
-                seen[v] = None
-            elif t.text and type(v) is str:
-                seen[v] = v
-            else:
-                todo.append(v)
+        distinct = set(col)
+        distinct.discard(None)
+        only_text = types <= _TEXT
+        strs = distinct if only_text else {v for v in distinct if type(v) is str}
+        # blank: None, or text of nothing but white space (what strip() leaves empty)
+        blanks = set(filter(str.isspace, strs))
+        if "" in strs:
+            blanks.add("")
+        seen: dict[Any, Any] = dict.fromkeys(blanks)
+        if _NONE in types:
+            seen[None] = None
+        if t.text:  # text kept as it is
+            kept = strs - blanks
+            seen.update(zip(kept, kept))
+            todo = set() if only_text else distinct - strs
+        else:
+            todo = distinct - blanks
         if todo and t.fdef.value_type == "decimal":  # the plain numbers, at once
-            seen.update(plain_decimals([v for v in todo if type(v) is str], self.m.locale,
-                                       t.fdef.scale))
-        for v in todo:
-            if v not in seen:
-                try:
-                    seen[v] = value({t.source: v})
-                except MappingError:
-                    seen[v] = _FAILED
+            seen.update(plain_decimals(todo if only_text else [
+                v for v in todo if type(v) is str], self.m.locale, t.fdef.scale))
+        failed = []
+        for v in todo - seen.keys():
+            try:
+                seen[v] = value({t.source: v})
+            except MappingError:
+                seen[v] = _FAILED
+                failed.append(v)
         out = list(map(seen.__getitem__, col))
-        failed = [v for v, got in seen.items() if got is _FAILED]
         if failed:
             wrong = set(failed)
             for j, v in enumerate(col):

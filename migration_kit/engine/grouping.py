@@ -52,11 +52,10 @@ def doc_key(identity: dict[str, Any] | None) -> str | None:
 
 def rows_digest(data: Iterable[str]) -> str:
     """A record's rows as stored in prepared data (JSON text per line, in line order)."""
-    h = hashlib.sha256()
-    for d in data:
-        h.update(d.encode("utf-8"))
-        h.update(b"\n")
-    return h.hexdigest()
+    lines = list(data)
+    # each line's text and a line break, hashed as one text (the same bytes line by line)
+    text = "\n".join(lines) + "\n" if lines else ""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def gather(conn, scenario: str) -> int:
