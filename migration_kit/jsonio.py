@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from json.encoder import encode_basestring as _encode_text
 from typing import Any
 
 
@@ -93,3 +94,18 @@ dumps_default = fast_encoder(ensure_ascii=True, separators=(", ", ": "))
 def dump_row(values: list[Any] | tuple) -> str:
     """A row of values as the compact JSON text prepared data stores."""
     return _dumps(values)
+
+
+def value_text(v: Any) -> str:
+    """A value's text inside a row of :func:`dump_row` (exactly: text by json's own string
+    encoder, decimals and dates as their text)."""
+    t = type(v)
+    if t is str:
+        return _encode_text(v)
+    if v is None:
+        return "null"
+    if t is Decimal:
+        return _encode_text(format(v, "f"))
+    if t is dt.date:
+        return _encode_text(v.isoformat())
+    return _dumps((v,))[1:-1]

@@ -12,7 +12,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migration_kit.jsonio import dump_row, dumps_default, encode, fast_encoder
+from migration_kit.jsonio import (
+    dump_row,
+    dumps_default,
+    encode,
+    fast_encoder,
+    value_text,
+)
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.text(),
                     st.floats(allow_nan=True, allow_infinity=True))
@@ -43,6 +49,12 @@ row_values = st.one_of(scalars, st.decimals(allow_nan=False, allow_infinity=Fals
 @given(st.lists(row_values, max_size=8))
 def test_dump_row_is_each_value_encoded_then_json(row):
     assert dump_row(row) == PLAIN([encode(v) for v in row])
+
+
+@settings(max_examples=200, deadline=None)
+@given(row_values)
+def test_value_text_is_the_values_text_in_a_row(v):
+    assert dump_row([v, v]) == f"[{value_text(v)},{value_text(v)}]"
 
 
 @settings(max_examples=200, deadline=None)

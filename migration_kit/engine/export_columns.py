@@ -34,7 +34,6 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import accumulate, chain, compress, repeat
-from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,7 @@ from ..catalog.versions import Provider, load_provider
 from ..erp.bulk_read import flat_batches
 from ..erp.store import bulk_insert_columns
 from ..errors import FormulaRuntimeError, Location, SourceError
-from ..jsonio import dump_row
+from ..jsonio import value_text as jtext
 from ..providers.base import display_name
 from ..providers.csv import STORED_DEFAULTS as CSV_DEFAULTS
 from ..scenarios.conditions import compile_restrictions
@@ -125,21 +124,6 @@ def _then(first: Callable[[Any], Any] | None, fn: Callable[[Any], Any]
     if first is None:
         return fn
     return lambda v: fn(first(v))
-
-
-def jtext(v: Any) -> str:
-    """A value's text in a prepared line's JSON (``dump_row``'s, exactly: text by json's
-    own string encoder, decimals and dates as their text)."""
-    t = type(v)
-    if t is str:
-        return encode_basestring(v)
-    if v is None:
-        return "null"
-    if t is Decimal:
-        return encode_basestring(format(v, "f"))
-    if t is dt.date:
-        return encode_basestring(v.isoformat())
-    return dump_row((v,))[1:-1]
 
 
 _PLAIN_JSON = (str, int, float, bool)
@@ -369,7 +353,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
 
 _PR_NAMES = ["scenario", "record_no", "first_line", "last_line", "key", "active", "processed",
              "error", "error_field"]
-_PL_NAMES = ["scenario", "line_no", "record_no", "source_line", "data"]
+_PL_NAMES = list(PL.c.keys())  # scenario, line_no, record_no, source_line, data
 
 
 def _text(v: Any) -> Any:

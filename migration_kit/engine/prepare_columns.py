@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select, text, update
 
 from .. import db
-from ..erp.store import bulk_insert
+from ..erp.store import bulk_insert, bulk_insert_columns
 from ..errors import MappingError
 from ..jsonio import dump_row
 from ..scenarios.model import Scenario
@@ -45,6 +45,7 @@ from .mapping import ImportMapping
 
 PR = db.prepared_record
 PL = db.prepared_line
+_PL_NAMES = list(PL.c.keys())  # scenario, line_no, record_no, source_line, data
 # the records of some group keys (one statement, compiled once: the keys are expanded as
 # it runs instead of coerced one by one into a new statement)
 _WRITTEN = select(PR.c.group_key, PR.c.record_no).where(and_(
@@ -266,11 +267,9 @@ class _Writer:
                 if "grown" in rec:  # the record's own error, if it has one, came first
                     self.grown_errors.append({"s": self.scenario, "r": rec["record_no"],
                                               "e": e.message, "f": e.target})
-        s_ = self.scenario
-        bulk_insert(conn, PL, [
-            {"scenario": s_, "line_no": no, "record_no": rno, "source_line": sl, "data": d}
-            for no, rno, sl, d in zip(range(base + 1, base + n + 1), record_nos, lines,
-                                      map(dump_row, rows))])
+        bulk_insert_columns(conn, PL, _PL_NAMES, [
+            [self.scenario] * n, list(range(base + 1, base + n + 1)), record_nos, list(lines),
+            list(map(dump_row, rows))])
         self._write(conn, keep_open=True)
 
     @staticmethod
