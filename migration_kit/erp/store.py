@@ -8,6 +8,7 @@ bookkeeping in one transaction.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import itemgetter
@@ -95,19 +96,27 @@ def bulk_insert_columns(conn: Connection, table: Table, names: list[str],
     target = f"{prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)})"
     if copy:
         sql = f"COPY {target} FROM STDIN"
-        cur = conn.connection.driver_connection.cursor()
+        with _cursor(conn, sql, driver=True) as cur, cur.copy(sql) as out:
+            for p in params:
+                out.write_row(p)
     else:
         sql = f"INSERT INTO {target} VALUES ({', '.join('?' * len(names))})"
-        cur = conn.connection.cursor()
-    try:
-        if copy:
-            with cur.copy(sql) as out:
-                for p in params:
-                    out.write_row(p)
-        else:
+        with _cursor(conn, sql) as cur:
             cur.executemany(sql, params)
+
+
+@contextmanager
+def _cursor(conn: Connection, sql: str, params: Any = None, *, driver: bool = False
+            ) -> Iterator[Any]:
+    """A cursor of the connection's own DBAPI connection (the caller's transaction; the
+    driver's own for psycopg's COPY), closed after; a driver error is raised as
+    SQLAlchemy's (the statement named), as ``conn.execute`` would."""
+    dialect = conn.dialect
+    cur = (conn.connection.driver_connection if driver else conn.connection).cursor()
+    try:
+        yield cur
     except dialect.loaded_dbapi.Error as e:
-        raise DBAPIError.instance(sql, None, e, dialect.loaded_dbapi.Error) from e
+        raise DBAPIError.instance(sql, params, e, dialect.loaded_dbapi.Error) from e
     finally:
         cur.close()
 
@@ -156,13 +165,8 @@ def bulk_execute(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> Non
         conn.execute(stmt, rows)
         return
     params = list(zip(*_bound(dialect, [b.type for b in binds], columns)))
-    cur = conn.connection.cursor()
-    try:
+    with _cursor(conn, compiled.string) as cur:
         cur.executemany(compiled.string, params)
-    except dialect.loaded_dbapi.Error as e:
-        raise DBAPIError.instance(compiled.string, None, e, dialect.loaded_dbapi.Error) from e
-    finally:
-        cur.close()
 
 
 def bulk_update(conn: Connection, table: Table, keys: list[str], names: list[str],
@@ -199,13 +203,8 @@ def bulk_update(conn: Connection, table: Table, keys: list[str], names: list[str
     where = " AND ".join(f"t.{prep.quote(k)} = v.c{j}" for j, k in enumerate(keys))
     sql = (f"UPDATE {prep.format_table(table)} AS t SET {', '.join(sets)} "
            f"FROM unnest({arrays}) AS v({v_cols}) WHERE {where}")
-    cur = conn.connection.driver_connection.cursor()
-    try:
+    with _cursor(conn, sql, driver=True) as cur:
         cur.execute(sql, params)
-    except dialect.loaded_dbapi.Error as e:
-        raise DBAPIError.instance(sql, None, e, dialect.loaded_dbapi.Error) from e
-    finally:
-        cur.close()
 
 
 def fetch_rows(conn: Connection, stmt: Any) -> list[tuple]:
@@ -225,15 +224,9 @@ def fetch_rows(conn: Connection, stmt: Any) -> list[tuple]:
                          for c in stmt.selected_columns))
         if plain:
             params = [compiled.params[n] for n in order]
-            cur = conn.connection.cursor()
-            try:
+            with _cursor(conn, compiled.string, params) as cur:
                 cur.execute(compiled.string, params)
                 return cur.fetchall()
-            except dialect.loaded_dbapi.Error as e:
-                raise DBAPIError.instance(compiled.string, params, e,
-                                          dialect.loaded_dbapi.Error) from e
-            finally:
-                cur.close()
     return [tuple(r) for r in conn.execute(stmt)]
 
 
