@@ -195,11 +195,11 @@ def bulk_update(conn: Connection, table: Table, keys: list[str], names: list[str
     v_cols = ", ".join(f"c{j}" for j in range(len(names)))
     sets = [f"{prep.quote(c)} = v.c{j}" for j, c in enumerate(names) if j >= len(keys)]
     params: dict[str, Any] = {f"a{j}": list(col) for j, col in enumerate(values)}
-    for i, (c, v) in enumerate(fixed.items()):
-        t = table.c[c].type
-        p = t.dialect_impl(dialect).bind_processor(dialect)
+    f_types = [table.c[c].type for c in fixed]
+    for i, (c, t, (v,)) in enumerate(zip(fixed, f_types, _bound(
+            dialect, f_types, [[v] for v in fixed.values()]))):
         sets.append(f"{prep.quote(c)} = CAST(%(f{i})s AS {t.compile(dialect=dialect)})")
-        params[f"f{i}"] = p(v) if p is not None and v is not None else v
+        params[f"f{i}"] = v
     where = " AND ".join(f"t.{prep.quote(k)} = v.c{j}" for j, k in enumerate(keys))
     sql = (f"UPDATE {prep.format_table(table)} AS t SET {', '.join(sets)} "
            f"FROM unnest({arrays}) AS v({v_cols}) WHERE {where}")
