@@ -27,7 +27,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
 CASES = ("csv_read", "excel_read", "import_sqlite", "import_sqlite_floor",
-         "import_sqlite_shuffled", "memory", "import_pg", "import_pg_2w", "export")
+         "import_sqlite_shuffled", "import_sqlite_2w", "memory", "import_pg", "import_pg_2w",
+         "export")
 
 
 class StepFailed(RuntimeError):
@@ -177,17 +178,26 @@ class Bench:
     def import_pg_2w(self) -> dict:
         """import_pg with 2 parallel workers, against the same pandas baseline (taken from
         import_pg in this run when it ran)."""
+        return self._import_2w("import_pg_2w", pg=True)
+
+    def import_sqlite_2w(self) -> dict:
+        """import_sqlite with 2 parallel workers (SQLite: one saves while the other maps and
+        checks), against the same pandas baseline (from import_sqlite when it ran)."""
+        return self._import_2w("import_sqlite_2w", pg=False)
+
+    def _import_2w(self, case: str, pg: bool) -> dict:
         d = self.data()
-        w = self.work / "import_pg_2w"
-        url = self.pg_url("bench_ours2")
+        w = self.work / case
+        one_case = "import_pg" if pg else "import_sqlite"
+        url = self.pg_url("bench_ours2") if pg else None
         self.step("setup_import", w, d, db_url=url)
         ours = self.step("import_ours", w, d, db_url=url, workers=2)
-        base = self.steps.get("import_pg/import_pandas") or self.step(
-            "import_pandas", w, d, db_url=self.pg_url("bench_pandas"))
-        one = self.steps.get("import_pg/import_ours")
+        base = self.steps.get(f"{one_case}/import_pandas") or self.step(
+            "import_pandas", w, d, db_url=self.pg_url("bench_pandas") if pg else None)
+        one = self.steps.get(f"{one_case}/import_ours")
         ratio = ours["seconds"] / max(base["seconds"], 1e-9)
-        r = _case("import_pg_2w", "prepare + import, PostgreSQL, 2 workers", ours, base,
-                  "pandas read_csv + to_sql (default method)",
+        r = _case(case, f"prepare + import, {'PostgreSQL' if pg else 'SQLite'}, 2 workers",
+                  ours, base, "pandas read_csv + to_sql" + (" (default method)" if pg else ""),
                   goal="faster than 1 worker" + (f" ({one['seconds']:.2f} s)" if one else ""),
                   met=ratio <= 1.0 if one is None else ours["seconds"] < one["seconds"])
         r["worker_peak_mb"] = ours.get("worker_peak_rss_mb")

@@ -298,7 +298,7 @@ def undo(ws: Workspace, name: str, run: int | None = None, *, force: bool = Fals
 def join_import(ws: Workspace, name: str, *, run: int | None = None,
                 parent: int | None = None, wait: float = 0):
     """Work as one more worker on the running parallel import of scenario ``name``
-    (PostgreSQL; ``migration-kit worker``) until no batch is left; None when no parallel
+    (``migration-kit worker``) until no batch is left; None when no parallel
     import of it is running (after ``wait`` seconds of looking for one). The user needs
     ``edit`` on the scenario's window. Returns a :class:`~migration_kit.engine.workers.JoinResult`."""
     from .engine.workers import join

@@ -457,8 +457,8 @@ def prepare_cmd(c: Ctx, name: str, version: int | None) -> None:
               help="With --prepare: discard unfinished prepared data and prepare afresh.")
 @click.option("--batch-size", type=click.IntRange(1, MAX_INT), help="Records per transaction.")
 @click.option("--workers", type=click.IntRange(1, 64),
-              help="Import processes (PostgreSQL only; default: the scenario's option "
-                   "workers, 1). More may join with `migration-kit worker NAME`.")
+              help="Import processes (on SQLite: of this machine; default: the scenario's "
+                   "option workers, 1). More may join with `migration-kit worker NAME`.")
 @pass_ctx
 def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
                save_only_if_valid: bool, prepare_first: bool, sync: str | None, reuse: bool,
@@ -502,7 +502,7 @@ def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
               help="Stop when this process is gone (the workers an import starts).")
 @pass_ctx
 def worker_cmd(c: Ctx, name: str, run_id: int | None, wait: float, parent: int | None) -> None:
-    """Join a running parallel import of scenario NAME (PostgreSQL), from this or another
+    """Join a running parallel import of scenario NAME, from this or (PostgreSQL) another
     machine with the workspace's definitions and database; leave when no batch is left."""
     r = api.join_import(c.ws, name, run=run_id, parent=parent, wait=wait)
     if r is None:

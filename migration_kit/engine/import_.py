@@ -264,7 +264,22 @@ class Importer:
                 for it, checked in zip(ok, self.ws.store.precheck(
                         self.validator, [it.doc for it in ok])):
                     it.checked = checked
+                self._digest_early(items)
         return items
+
+    def _digest_early(self, items: list[_Item]) -> None:
+        """The ledger's checksums of the checked documents and of their prepared lines,
+        while the batches before this one are being saved (parallel workers): a document
+        whose save gives it an automatic number gets its checksum at the save."""
+        w, store = self.window, self.ws.store
+        ready = [it for it in items if it.checked is not None and it.checked[0] is not None]
+        docs = [it.checked[0] for it in ready]
+        store.number_lines(w, docs)  # what the save would do to them
+        final = [(it, d) for it, d in zip(ready, docs) if not store.numbers_pending(w, d)]
+        for (it, _), dd in zip(final, self.doc_digest.many([d for _, d in final])):
+            it.digest = dd
+        for it in items:
+            it.data_digest = grouping.rows_digest(it.data)
 
     def _map(self, it: _Item) -> None:
         """The record's document, or the reason it has none (once per item)."""
@@ -348,15 +363,20 @@ class Importer:
                 rec = it.rec
                 if res.ok:
                     marks.append((rec, res.action, res.key))
-                    if not self.validate_only and res.doc is not None:
+                    if self.validate_only or res.doc is None:
+                        continue
+                    if (it.digest is not None and it.checked is not None
+                            and res.doc is it.checked[0]):  # taken early, and still so
+                        digests[rec["record_no"]] = it.digest
+                    else:
                         saved.append((rec["record_no"], res.doc))
                 elif res.action == "failed":
                     marks.append((rec, "failed", res.errors))
                     if self.stop_on_error and stop_at is None:
                         stop_at = (rec, res.errors)
-            digests = dict(zip((r for r, _ in saved),
+            digests.update(zip((r for r, _ in saved),
                                self.doc_digest.many([doc for _, doc in saved])))
-        data_of = {it.rec["record_no"]: it.data for it in items}
+        data_of = {it.rec["record_no"]: it for it in items}
         self._write_marks(conn, marks, ledger, data_of, digests)
         if stop_at is not None:
             self.summary.stopped = self._record_error(*stop_at)
@@ -408,7 +428,7 @@ class Importer:
                     # a document that existed before the scenario saved it has none)
                     entry = {"s": sc.name, "k": dk, "res": result, "v": self.version,
                              "l": rec["source_line"],
-                             "d": grouping.rows_digest(data_of.get(rec["record_no"], [])),
+                             "d": _data_digest(data_of.get(rec["record_no"])),
                              "dd": digests.get(rec["record_no"]),
                              "run": self.run_id if outcome == "inserted" else None}
                     (old_keys if dk in ledger else new_keys).append(entry)
@@ -470,6 +490,14 @@ class _Item:
     failure: MappingError | None = None
     target_failure: bool = False  # the failure is the target restrictions
     checked: tuple[Any, list[FieldError]] | None = None  # the window's rules, checked early
+    digest: str | None = None  # the checked document's checksum, taken early
+    data_digest: str | None = None  # the stored lines' checksum, taken early
+
+
+def _data_digest(it: _Item | None) -> str:
+    if it is None:
+        return grouping.rows_digest([])
+    return it.data_digest if it.data_digest is not None else grouping.rows_digest(it.data)
 
 
 def _by_record(rec_nos: list[int], decoded: list[Any], texts: list[str], sources: list[int]

@@ -33,7 +33,7 @@ def import_(ws: Workspace, name: str, *, continue_on_error: bool | None = None,
     ``validate_only``: every record goes through the mapping and the window's rules and
     gets its errors; nothing is saved. ``save_only_if_valid``: validate everything first
     and save nothing unless every record is valid. ``workers`` (option ``workers``,
-    default 1): import with that many processes, on PostgreSQL only (see
+    default 1): import with that many processes (see
     :mod:`migration_kit.engine.workers`); a validate-only run takes one.
     """
     sc = load_scenario(ws, name)

@@ -1,4 +1,4 @@
-"""Parallel import on PostgreSQL: N worker processes share one import run.
+"""Parallel import: N worker processes share one import run (PostgreSQL; SQLite below).
 
 The run is planned first: its records (Active, not processed) cut into batches of
 ``batch_size`` in record order, one row each in ``mk_import_batch``. A worker claims the
@@ -23,12 +23,19 @@ The ERP's own "parallel processing" option ignores break on error; this one keep
 Every worker checks, in its batch transaction, that the run is still ``running`` (``FOR
 SHARE`` on its history row): a run marked interrupted (its starter died and another command
 took the scenario's lock) takes no more batches.
+
+SQLite has no row locks and one writer at a time, so there the claim is an exclusive
+``flock`` on the batch's file in :func:`claims_dir` (dropped by the kernel when the worker
+dies), the waiting for the batch before is a shared ``flock`` on that batch's file, and
+the reading, mapping and checking run outside the save's ``BEGIN IMMEDIATE`` transaction
+(see ``Worker._one_batch_sqlite``). Its workers are processes of one machine.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,6 +43,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, literal, select, update
@@ -48,6 +56,11 @@ from .collection import fewer_collections
 from .import_ import PR, Importer, ImportSummary, pending
 from .progress import progress_bar
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so no parallel workers on SQLite
+    fcntl = None  # type: ignore[assignment]
+
 B = db.import_batch
 P = db.parallel_run
 POLL = 0.2  # seconds between looks while other workers hold the batches
@@ -58,7 +71,8 @@ class _Again(Exception):
 
 
 def refuse_unless_parallel(ws: Workspace, workers: int, what: str | None = None) -> None:
-    if workers > 1 and ws.db_engine.dialect.name != "postgresql":
+    name = ws.db_engine.dialect.name
+    if workers > 1 and name != "postgresql" and not (name == "sqlite" and fcntl is not None):
         raise BadInputError(
             f"{what or f'workers: {workers}'} needs a PostgreSQL database; this workspace's "
             "database is "
@@ -91,14 +105,15 @@ class Worker:
         self.name = f"{ws.user}: {worker_name()}"
         self.batches = 0
         self._lookup = None
+        self.sqlite = ws.db_engine.dialect.name == "sqlite"
+        self.claims = claims_dir(ws, run_id) if self.sqlite else None
 
     @fewer_collections()
     def work(self, *, on_batch: Callable[[], None] | None = None,
              keep_going: Callable[[], bool] = lambda: True) -> None:
         while keep_going():
             try:
-                with self.ws.transaction() as conn:
-                    done = self._one_batch(conn)
+                done = self._one_batch()
             except _Again:  # rolled back: nothing of this batch was written
                 time.sleep(POLL / 4)
                 continue
@@ -110,8 +125,16 @@ class Worker:
             if done == "stopped":
                 return
 
-    def _one_batch(self, conn) -> str | None:
+    def _one_batch(self) -> str | None:
         """Claim, map, wait for the turn, save, mark: None when there is nothing to do."""
+        if self.sqlite:
+            return self._one_batch_sqlite()
+        with self.ws.transaction() as conn:
+            return self._one_batch_pg(conn)
+
+    def _one_batch_pg(self, conn) -> str | None:
+        """:meth:`_one_batch` on PostgreSQL, in one transaction that holds the batch's row
+        lock from the claim to the commit."""
         run = self.run_id
         b = conn.execute(select(B).where(and_(B.c.run_id == run, B.c.state == "open"))
                          .order_by(B.c.batch_no).limit(1)
@@ -138,6 +161,74 @@ class Worker:
                 return None
             if before != "done":
                 raise _Again()
+        return self._save(conn, b["batch_no"], items, lookup)
+
+    def _one_batch_sqlite(self) -> str | None:
+        """:meth:`_one_batch` on SQLite, where one connection writes at a time and a
+        transaction holds no row locks. A batch is claimed with an exclusive ``flock`` on
+        its file in :func:`claims_dir` (the kernel drops it when the worker dies, as
+        PostgreSQL drops a dead worker's row lock); its records are read, mapped and
+        checked outside any write transaction (WAL: readers never wait for the writer),
+        then the worker waits for the batch before it (a shared ``flock`` on its file
+        returns when its holder has committed or died) and saves in a ``BEGIN IMMEDIATE``
+        transaction, which holds the write lock from its first statement."""
+        run = self.run_id
+        imp = self.importer
+        with self.ws.connect() as conn:
+            if not self._alive(conn):
+                return None
+            states = conn.execute(select(B.c.batch_no, B.c.state)
+                                  .where(B.c.run_id == run).order_by(B.c.batch_no)).all()
+            if any(st == "stopped" for _, st in states):
+                return None  # break on error: a batch before stopped the run
+            claim = None
+            for batch_no, st in states:
+                if st == "open":
+                    claim = _try_claim(self.claims, batch_no)
+                    if claim is not None:
+                        break
+            if claim is None:
+                conn.rollback()
+                return None
+            try:
+                # taken between the look and the claim: its holder committed it meanwhile
+                b = conn.execute(select(B).where(and_(B.c.run_id == run,
+                                                      B.c.batch_no == batch_no))
+                                 ).mappings().one()
+                if b["state"] != "open":
+                    raise _Again()
+                recs = conn.execute(select(PR).where(and_(
+                    pending(self.sc.name), PR.c.record_no >= b["first_record"],
+                    PR.c.record_no <= b["last_record"])).order_by(PR.c.record_no)
+                ).mappings().all()
+                if self._lookup is None:
+                    self._lookup = imp.new_lookup(conn)
+                lookup = self._lookup
+                lookup.conn = conn
+                items = imp.map_batch(conn, recs, eager=True) if recs else []
+                conn.rollback()  # the reads end here: the save sees what was committed since
+                if batch_no > 0:
+                    _wait_for(self.claims, batch_no - 1)
+                    before = conn.execute(select(B.c.state).where(and_(
+                        B.c.run_id == run, B.c.batch_no == batch_no - 1))).scalar_one()
+                    conn.rollback()
+                    if before == "stopped":
+                        return None
+                    if before != "done":  # its worker died or let it go
+                        raise _Again()
+                with self.ws.transaction() as wconn:
+                    wconn.exec_driver_sql("BEGIN IMMEDIATE")
+                    if not self._alive(wconn):
+                        return None
+                    lookup.conn = wconn
+                    return self._save(wconn, b["batch_no"], items, lookup)
+            finally:
+                claim.close()  # after the commit: the next batch's worker may save
+
+    def _save(self, conn, batch_no: int, items, lookup) -> str:
+        """Save and mark a mapped batch, and mark the batch done or stopped (the caller's
+        transaction, the batch before it committed)."""
+        imp, run = self.importer, self.run_id
         if self.self_selectors:
             lookup.rows.pop(self.sc.window, None)
         s = imp.summary
@@ -148,7 +239,7 @@ class Worker:
         imported, updated, failed, skipped = (
             a - b0 for a, b0 in zip((s.imported, s.updated, s.failed, s.skipped), counts0))
         state = "stopped" if stop else "done"
-        conn.execute(update(B).where(and_(B.c.run_id == run, B.c.batch_no == b["batch_no"]))
+        conn.execute(update(B).where(and_(B.c.run_id == run, B.c.batch_no == batch_no))
                      .values(state=state, worker=self.name, imported=imported,
                              updated=updated, failed=failed, skipped=skipped,
                              stop_record=s.stopped.record if stop and s.stopped else None))
@@ -158,6 +249,28 @@ class Worker:
         status = conn.execute(select(db.history.c.status).where(db.history.c.id == self.run_id)
                               .with_for_update(read=True)).scalar()
         return status == "running"
+
+
+def claims_dir(ws: Workspace, run_id: int) -> Path:
+    """SQLite: the folder of a parallel run's batch claims, one file per batch."""
+    return ws.path(".locks", f"run-{run_id}")
+
+
+def _try_claim(folder: Path, batch_no: int) -> Any:
+    """The batch's claim file, locked exclusively; None when another worker holds it."""
+    f = open(folder / f"{batch_no}.lock", "a+b")  # noqa: SIM115 - held until the commit
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    return f
+
+
+def _wait_for(folder: Path, batch_no: int) -> None:
+    """Until no worker holds the batch's claim (it committed, let it go, or died)."""
+    with open(folder / f"{batch_no}.lock", "a+b") as f:
+        fcntl.flock(f, fcntl.LOCK_SH)
 
 
 def plan(conn, scenario: str, run_id: int, batch_size: int) -> tuple[int, int]:
@@ -189,6 +302,9 @@ def run_parallel(ws: Workspace, sc: Scenario, *, workers: int,
         total, _batches = plan(conn, sc.name, run, imp.batch_size)
         conn.execute(insert(P).values(run_id=run, scenario=sc.name,
                                       options=json.dumps(options), workers=workers))
+        sqlite = ws.db_engine.dialect.name == "sqlite"
+        if sqlite:  # there before the plan is seen
+            claims_dir(ws, run).mkdir(parents=True, exist_ok=True)
     me = Worker(ws, sc, run, options, imp)
     children: list[tuple[subprocess.Popen, Any]] = []
     bar = progress_bar(progress, total=total, desc=f"import {sc.name} ({workers} workers)",
@@ -223,6 +339,8 @@ def run_parallel(ws: Workspace, sc: Scenario, *, workers: int,
         raise
     finally:
         bar.close()
+        if sqlite:
+            shutil.rmtree(claims_dir(ws, run), ignore_errors=True)
     notes = [_exit_note(p, err) for p, err in children if p.returncode != 0]
     for _, err in children:
         err.close()

@@ -488,6 +488,13 @@ class ERPStore:
             prefix, width = f.numbering.get("prefix", ""), f.numbering.get("width", 6)
             for n, d in enumerate(blank, start=last + 1):
                 d[w.summary][f.name] = f"{prefix}{n:0{width}d}"
+        self.number_lines(w, docs)
+
+    @staticmethod
+    def number_lines(w: WindowDef, docs: list[Doc]) -> None:
+        """The line numbers (fields numbered ``line``) the lines of ``docs`` leave blank, as
+        the save gives them: what a document gets from the database alone is its summary's
+        automatic numbers (:meth:`numbers_pending`)."""
         for obj in w.detail_objects:
             for f in obj.fields.values():
                 if f.numbering == "line":
@@ -495,6 +502,13 @@ class ERPStore:
                         for n, ln in enumerate(d[obj.name], start=1):
                             if ln.get(f.name) is None:
                                 ln[f.name] = n
+
+    @staticmethod
+    def numbers_pending(w: WindowDef, doc: Doc) -> bool:
+        """Whether the save gives ``doc`` an automatic number (a blank numbered field)."""
+        head = doc[w.summary]
+        return any(isinstance(f.numbering, dict) and head.get(f.name) is None
+                   for f in w.summary_object.fields.values())
 
     def _insert(self, conn: Connection, w: WindowDef, docs: list[Doc]) -> None:
         st = self.summary_table(w.id)

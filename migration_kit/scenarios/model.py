@@ -61,7 +61,7 @@ class OptionsModel(Strict):
     mode: Annotated[str, AfterValidator(choice(MODES))] = "insert"
     locale: Annotated[str, AfterValidator(choice(sorted(LOCALES)))] | None = None
     batch_size: Annotated[int, Field(gt=0)] = 500
-    workers: Annotated[int, Field(gt=0, le=64)] = 1  # import processes (PostgreSQL)
+    workers: Annotated[int, Field(gt=0, le=64)] = 1  # import processes (engine/workers.py)
     # engine: "columns" converts and checks a batch column by column (import) or flattens
     # in the database and writes in batches (export); "rows" is the reference, record by
     # record (the same results: tests/engine/test_engines.py, test_export_engines.py)

@@ -20,7 +20,7 @@ SCALE = 0.002
 @pytest.mark.timeout(600)
 def test_bench_runs_every_case_at_a_tiny_scale(tmp_path):
     cases = ["csv_read", "excel_read", "import_sqlite", "import_sqlite_floor",
-             "import_sqlite_shuffled", "memory", "export"]
+             "import_sqlite_shuffled", "import_sqlite_2w", "memory", "export"]
     if find_pg_bin() is not None:
         cases += ["import_pg", "import_pg_2w"]
     proc = subprocess.run(
@@ -42,6 +42,7 @@ def test_bench_runs_every_case_at_a_tiny_scale(tmp_path):
                 "import_sqlite_shuffled": (n["lines"], n["lines"]),
                 "import_pg": (n["lines"], n["lines"]),
                 "import_pg_2w": (n["lines"], n["lines"]),
+                "import_sqlite_2w": (n["lines"], n["lines"]),
                 "memory": (n["lines"], small["lines"]),
                 "export": (n["lines"], n["lines"])}
     for name, c in by_case.items():
@@ -56,10 +57,11 @@ def test_bench_runs_every_case_at_a_tiny_scale(tmp_path):
         if case in by_case:
             assert steps[f"{case}/import_ours"]["documents"] == n["invoices"]
             assert steps[f"{case}/import_pandas"]["documents"] == n["invoices"]
-    if "import_pg_2w" in by_case:  # 2 workers: every invoice, a worker process's RSS
-        assert steps["import_pg_2w/import_ours"]["documents"] == n["invoices"]
-        assert steps["import_pg_2w/import_ours"]["worker_peak_rss_mb"] > 0
-        assert by_case["import_pg_2w"]["vs_1_worker"] > 0
+    for case in ("import_sqlite_2w", "import_pg_2w"):  # every invoice, a worker's RSS
+        if case in by_case:
+            assert steps[f"{case}/import_ours"]["documents"] == n["invoices"]
+            assert steps[f"{case}/import_ours"]["worker_peak_rss_mb"] > 0
+            assert by_case[case]["vs_1_worker"] > 0
     assert steps["memory/import_ours_small"]["documents"] == small["invoices"]
     assert steps["export/export_ours"]["file_rows"] == n["lines"]
 

@@ -88,9 +88,9 @@ def install(hook: str) -> None:
     history.start = started
     one_batch = workers_mod.Worker._one_batch
 
-    def worker_batch(self, conn):  # a worker that joined a run: counting starts here
+    def worker_batch(self):  # a worker that joined a run: counting starts here
         st.started = True
-        return one_batch(self, conn)
+        return one_batch(self)
 
     workers_mod.Worker._one_batch = worker_batch
 
