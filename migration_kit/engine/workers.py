@@ -73,12 +73,12 @@ class _Again(Exception):
 def refuse_unless_parallel(ws: Workspace, workers: int, what: str | None = None) -> None:
     name = ws.db_engine.dialect.name
     if workers > 1 and name != "postgresql" and not (name == "sqlite" and fcntl is not None):
+        why = ("SQLite here: this system has no file locks (flock) to claim batches with"
+               if name == "sqlite" else f"{name} ({ws.db_url.split('://')[0]})")
         raise BadInputError(
-            f"{what or f'workers: {workers}'} needs a PostgreSQL database; this workspace's "
-            "database is "
-            f"{ws.db_engine.dialect.name} ({ws.db_url.split('://')[0]}), where one process "
-            "writes at a time. Import with workers 1, or set the workspace's database to a "
-            "PostgreSQL URL (migration.yaml: database)")
+            f"{what or f'workers: {workers}'} needs PostgreSQL, or SQLite on a system with "
+            f"file locks; this workspace's database is {why}. Import with workers 1, or set "
+            "the workspace's database to a PostgreSQL URL (migration.yaml: database)")
 
 
 def worker_name() -> str:

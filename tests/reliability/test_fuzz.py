@@ -512,8 +512,6 @@ FOUND = [  # (command line, exit code); each was a traceback or a refusal that c
     (["provider", "add", "x", "@customers.csv", "-p", "x=["], 2),  # YAML error in -p
     (["provider", "add", "x", "@customers.csv", "-p", "header_row=abc"], 2),  # ValueError
     (["provider", "add", "x", "@customers.csv", "-p", "max_bytes=auto"], 2),  # int('auto')
-    (["import", "inv", "--workers", "2"], 2),  # more than one worker on SQLite
-    (["worker", "inv"], 2),
     (["erp", "save", "AR301000", "@stock_items.xlsx"], 2),  # UnicodeDecodeError
     (["erp", "save", "AR303000", "@list.json"], 1),  # AttributeError: not a mapping
     (["erp", "save", "AR303000", "@text.json", "--upsert"], 1),
