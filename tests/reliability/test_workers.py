@@ -315,65 +315,31 @@ def test_a_worker_joins_from_the_command_line(tmp_path, request, kind):
     ws.dispose()
 
 
-@pytest.mark.postgres
-def test_the_import_waits_for_a_batch_held_elsewhere(tmp_path, request):
+def _hold(kind: str, engine, ws, running: str, run: int, batch_no: int):
+    """Another process's hold on a batch of the run, as a worker of its own has it; returns
+    how to let go. PostgreSQL: the batch's row lock; SQLite: the exclusive lock on its
+    claim file."""
+    if kind == "postgres":
+        holder = engine.connect()
+        held = holder.execute(text(f"select b.batch_no {running} and b.batch_no = :n "
+                                   "for update of b skip locked"), {"n": batch_no}).scalar()
+        assert held == batch_no  # the workers are still at the first batches
+        return lambda: (holder.rollback(), holder.close())
+    import fcntl
+
+    claim = open(ws.root / ".locks" / f"run-{run}" / f"{batch_no}.lock", "a+b")  # noqa: SIM115
+    fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the workers are at the first ones
+    return claim.close
+
+
+def test_the_import_waits_for_a_batch_held_elsewhere(tmp_path, request, kind):
     """A worker from elsewhere holds the last batch when this import has none left to
     claim: the import ends only when that batch is committed (here: taken over after the
-    holder lets go, as when it dies), and its summary counts every record."""
+    holder lets go, as when it dies), and its summary counts every record. On SQLite the
+    run's claims folder is gone afterwards."""
     file = tmp_path / "invoices.csv"
     n = make_invoices(file, 3000)
     ws = _workspace(tmp_path, request, "ws", file, numbered=False)
-    ws.dispose()
-    main = subprocess.Popen(cli_command(ws.root, "--json", "import", "inv", "--workers", "2"),
-                            cwd=ROOT, env=child_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    engine = _engine(ws)
-    running = ("from mk_import_batch b join mk_history h on h.id = b.run_id "
-               "where h.status = 'running'")
-    holder = engine.connect()
-    end = time.monotonic() + 60
-    last = None
-    while last is None and time.monotonic() < end:  # the plan is written
-        last = holder.execute(text(f"select max(b.batch_no) {running}")).scalar()
-        holder.rollback()
-    assert last is not None, "no parallel run started"
-    held = holder.execute(text(f"select b.batch_no {running} and b.batch_no = :n "
-                               "for update of b skip locked"), {"n": last}).scalar()
-    assert held == last  # the workers are still at the first batches
-    with engine.connect() as conn:
-        while time.monotonic() < end + 60:  # every other batch committed
-            if conn.execute(text(f"select count(*) {running} and b.state = 'done'")
-                            ).scalar() == last:
-                break
-            conn.rollback()
-            time.sleep(0.1)
-    time.sleep(1.5)
-    assert main.poll() is None, "the import ended while a batch was still held"
-    holder.rollback()  # the holder lets go (or dies): the import takes the batch over
-    holder.close()
-    out, err = main.communicate(timeout=120)
-    assert main.returncode == 0, err[-2000:]
-    summary = json.loads(out.strip().splitlines()[-1])
-    assert summary["imported"] == n and summary["remaining"] == 0, summary
-    engine.dispose()
-    assert _processed(ws) == n
-    runs = api.history_of(ws, "inv")
-    assert runs[-1]["status"] == "done" and runs[-1]["counts"]["imported"] == n
-    ws.dispose()
-
-
-def test_on_sqlite_the_import_waits_for_a_claim_held_elsewhere(tmp_path, request):
-    """SQLite: a batch is claimed by an exclusive lock on its file under the workspace's
-    ``.locks/run-N/``. Held by another process, the import leaves that batch alone, ends
-    only when it is committed (here: taken over once the holder lets go, as when it dies),
-    and counts every record; the claims folder is gone after the run."""
-    import fcntl
-
-    file = tmp_path / "invoices.csv"
-    n = make_invoices(file, 3000)
-    ws = master_workspace(tmp_path / "ws", new_db_url("sqlite", tmp_path, request))
-    invoice_scenario(ws, "inv", file, batch_size=BATCH)
-    api.prepare(ws, "inv", progress=False)
     ws.dispose()
     main = subprocess.Popen(cli_command(ws.root, "--json", "import", "inv", "--workers", "2"),
                             cwd=ROOT, env=child_env(), stdout=subprocess.PIPE,
@@ -385,13 +351,13 @@ def test_on_sqlite_the_import_waits_for_a_claim_held_elsewhere(tmp_path, request
     found = None
     with engine.connect() as conn:
         while found is None and time.monotonic() < end:  # the plan is written
-            found = conn.execute(text(f"select b.run_id, max(b.batch_no) {running}")).first()
+            found = conn.execute(text(f"select max(b.run_id), max(b.batch_no) {running}")
+                                 ).first()
             found = found if found is not None and found[0] is not None else None
             conn.rollback()
     assert found is not None, "no parallel run started"
     run, last = found
-    claim = open(ws.root / ".locks" / f"run-{run}" / f"{last}.lock", "a+b")  # noqa: SIM115
-    fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the workers are at the first ones
+    release = _hold(kind, engine, ws, running, run, last)
     with engine.connect() as conn:
         while time.monotonic() < end + 60:  # every other batch committed
             if conn.execute(text(f"select count(*) {running} and b.state = 'done'")
@@ -400,13 +366,15 @@ def test_on_sqlite_the_import_waits_for_a_claim_held_elsewhere(tmp_path, request
             conn.rollback()
             time.sleep(0.1)
     time.sleep(1.5)
-    assert main.poll() is None, "the import ended while a batch was still claimed"
-    claim.close()  # the holder lets go (or dies): the import takes the batch over
+    assert main.poll() is None, "the import ended while a batch was still held"
+    release()  # the holder lets go (or dies): the import takes the batch over
     out, err = main.communicate(timeout=120)
     assert main.returncode == 0, err[-2000:]
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["imported"] == n and summary["remaining"] == 0, summary
     engine.dispose()
     assert _processed(ws) == n
+    runs = api.history_of(ws, "inv")
+    assert runs[-1]["status"] == "done" and runs[-1]["counts"]["imported"] == n
     assert not (ws.root / ".locks" / f"run-{run}").exists()
     ws.dispose()
