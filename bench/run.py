@@ -144,7 +144,7 @@ class Bench:
         w = self.work / case
         url = self.pg_url("bench_ours") if pg else None
         self.step("setup_import", w, d, db_url=url)
-        ours = self.step("import_ours", w, d, db_url=url)
+        ours = self.step("import_ours", w, d, db_url=url, workers=1)  # one process
         base_url = self.pg_url("bench_pandas") if pg else None
         base = self.step("import_pandas", w, d, db_url=base_url)
         ratio = ours["seconds"] / max(base["seconds"], 1e-9)
@@ -165,7 +165,7 @@ class Bench:
         ours = self.steps.get("import_sqlite/import_ours")
         if ours is None:
             self.step("setup_import", w, d)
-            ours = self.step("import_ours", w, d)
+            ours = self.step("import_ours", w, d, workers=1)
         base = self.step("import_floor", w, d)
         ratio = ours["seconds"] / max(base["seconds"], 1e-9)
         return _case("import_sqlite_floor", "prepare + import of sales invoices (SQLite)",
@@ -210,12 +210,12 @@ class Bench:
         ds = self.data(small_scale)
         w = self.work / "memory"
         self.step("setup_import", w, ds)
-        small = self.step("import_ours", w, ds, label="import_ours_small")
+        small = self.step("import_ours", w, ds, label="import_ours_small", workers=1)
         big = self.steps.get("import_sqlite/import_ours")
         if big is None:
             d = self.data()
             self.step("setup_import", w, d)
-            big = self.step("import_ours", w, d)
+            big = self.step("import_ours", w, d, workers=1)
         growth = big["peak_rss_mb"] / max(small["peak_rss_mb"], 1e-9)
         r = _case("memory", "peak RSS of prepare + import, full vs 1/10 of the lines", big,
                   small, "ours at 1/10 of the lines",

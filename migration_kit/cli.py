@@ -50,6 +50,23 @@ pass_ctx = click.make_pass_decorator(Ctx)
 _LAST_WORKSPACE: list[str | None] = [None]  # for the crash report of an internal error
 # Numbers the database can hold (a bigger one is a usage error, not a database error).
 MAX_INT = 2**63 - 1
+
+
+class Workers(click.ParamType):
+    """``--workers``: a whole number from 1 to 64, or ``auto``."""
+
+    name = "1-64|auto"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | str:
+        if value == "auto" or isinstance(value, int):
+            return value
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if not 1 <= n <= 64:
+            self.fail(f"{value!r} is not a whole number from 1 to 64, or auto", param, ctx)
+        return n
 LINE = click.IntRange(1, MAX_INT)  # a line or version number
 COUNT = click.IntRange(0, MAX_INT)
 
@@ -456,13 +473,14 @@ def prepare_cmd(c: Ctx, name: str, version: int | None) -> None:
 @click.option("--discard", is_flag=True,
               help="With --prepare: discard unfinished prepared data and prepare afresh.")
 @click.option("--batch-size", type=click.IntRange(1, MAX_INT), help="Records per transaction.")
-@click.option("--workers", type=click.IntRange(1, 64),
+@click.option("--workers", type=Workers(),
               help="Import processes (on SQLite: of this machine; default: the scenario's "
-                   "option workers, 1). More may join with `migration-kit worker NAME`.")
+                   "option workers, auto: 2 from 200,000 prepared lines). More may join "
+                   "with `migration-kit worker NAME`.")
 @pass_ctx
 def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
                save_only_if_valid: bool, prepare_first: bool, sync: str | None, reuse: bool,
-               discard: bool, batch_size: int | None, workers: int | None) -> None:
+               discard: bool, batch_size: int | None, workers: int | str | None) -> None:
     """Import the prepared records (exit 1 when a record stops the run).
 
     With --prepare, unfinished prepared data of the same file version is discarded or

@@ -167,8 +167,11 @@ def test_run_options_and_tools(fresh):
     r = mk(ws, "prepared", "replace", "inv", "Customer", "c999", "C004", check=0)
     assert "2 value(s) changed" in r.stdout
     r = mk(ws, "prepared", "clear-errors", "inv", check=0)
-    r = mk(ws, "--json", "import", "inv", check=0)
-    assert json.loads(r.stdout)["imported"] == 5
+    r = mk(ws, "import", "inv", "--workers", "two", check=2)
+    assert "'two' is not a whole number from 1 to 64, or auto" in r.stderr
+    r = mk(ws, "--json", "import", "inv", "--workers", "auto", check=0)
+    s = json.loads(r.stdout)  # five records: far below what takes a second process
+    assert (s["imported"], s["worker_notes"]) == (5, [])
     r = mk(ws, "prepared", "toggle-processed", "inv", "--line", 1, check=0)
     assert "second document" in r.stderr
     r = mk(ws, "--json", "status", "inv", check=0)

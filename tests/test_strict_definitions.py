@@ -61,6 +61,10 @@ def test_every_shipped_definition_loads():
     ({"options": {"today": "31.12.2024"}},
      "options.today: '31.12.2024' is not a date (yyyy-mm-dd)"),
     ({"options": {"grouping": "consecutiv"}}, "did you mean `consecutive`?"),
+    ({"options": {"workers": "two"}},
+     "options.workers: 'two' is not a whole number from 1 to 64, or auto"),
+    ({"options": {"workers": 0}}, "options.workers: 0 is not a whole number from 1 to 64"),
+    ({"options": {"workers": True}}, "options.workers: True is not a whole number"),
     ({"options": {"sync": "incremantal"}}, "did you mean `incremental`?"),
     ({"options": {"foo": 1}}, "options: unknown option `foo` (known: break_on_error,"),
     ({"windw": "AR303000"}, "unknown key `windw`; did you mean `window`?"),
@@ -90,8 +94,11 @@ def test_known_options_all_load():
     options = {"break_on_error": False, "break_on_incorrect_target": True, "mode": "upsert",
                "locale": "de-DE", "batch_size": 7, "sync": "incremental",
                "discard_previous": False, "save_only_if_valid": True, "grouping": "consecutive",
-               "continuation_rows": False, "today": "2024-03-01", "neutralise_formulas": True}
+               "continuation_rows": False, "today": "2024-03-01", "neutralise_formulas": True,
+               "workers": 3}
     sc = Scenario.from_dict({**BASE, "options": options})
+    assert sc.workers == 3 and Scenario.from_dict(BASE).workers == "auto"
+    assert Scenario.from_dict({**BASE, "options": {"workers": "auto"}}).workers == "auto"
     assert (sc.break_on_error, sc.mode, sc.batch_size, sc.grouping) == (False, "upsert", 7,
                                                                          "consecutive")
     assert sc.options == options

@@ -20,29 +20,35 @@ from .import_ import Importer, ImportSummary
 from .lock import scenario_lock
 from .prepare import PrepareSummary, prepare
 from .prepared_tools import counts
-from .workers import refuse_unless_parallel, run_parallel
+from .workers import auto_workers, refuse_unless_parallel, run_parallel
 
 
 @fewer_collections()
 def import_(ws: Workspace, name: str, *, continue_on_error: bool | None = None,
             validate_only: bool = False, save_only_if_valid: bool | None = None,
-            batch_size: int | None = None, workers: int | None = None,
+            batch_size: int | None = None, workers: int | str | None = None,
             progress: bool = True) -> ImportSummary:
     """Import the prepared records of scenario ``name``; see the module doc.
 
     ``validate_only``: every record goes through the mapping and the window's rules and
     gets its errors; nothing is saved. ``save_only_if_valid``: validate everything first
     and save nothing unless every record is valid. ``workers`` (option ``workers``,
-    default 1): import with that many processes (see
-    :mod:`migration_kit.engine.workers`); a validate-only run takes one.
+    default ``auto``): import with that many processes (see
+    :mod:`migration_kit.engine.workers`); ``auto`` takes 2 for a run of 200,000 prepared
+    lines or more where the database allows (``workers.auto_workers``, the summary says
+    so), else 1; a validate-only run takes one.
     """
     sc = load_scenario(ws, name)
     ws.require(sc.window, "edit")
     if save_only_if_valid is None:
         save_only_if_valid = bool(sc.options.get("save_only_if_valid", False))
     workers = workers or sc.workers
-    refuse_unless_parallel(ws, workers)
+    if workers != "auto":
+        refuse_unless_parallel(ws, workers)
     with scenario_lock(ws, sc.name, "import"):
+        note = None
+        if workers == "auto":  # settled under the lock: the records it counts stay put
+            workers, note = auto_workers(ws, sc.name, validate_only)
         if save_only_if_valid and not validate_only:
             check = Importer(ws, sc, True, True, batch_size, progress).run()
             if check.failed:
@@ -57,8 +63,12 @@ def import_(ws: Workspace, name: str, *, continue_on_error: bool | None = None,
                 return check
         if workers > 1 and not validate_only:
             return run_parallel(ws, sc, workers=workers, continue_on_error=continue_on_error,
-                                batch_size=batch_size, progress=progress)
-        return Importer(ws, sc, continue_on_error, validate_only, batch_size, progress).run()
+                                batch_size=batch_size, progress=progress, note=note)
+        summary = Importer(ws, sc, continue_on_error, validate_only, batch_size,
+                           progress).run()
+        if note:
+            summary.worker_notes.insert(0, note)
+        return summary
 
 
 @dataclass

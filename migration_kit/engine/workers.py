@@ -20,6 +20,10 @@ the worker leaves without saving: no record after the failing one is imported.
 
 The ERP's own "parallel processing" option ignores break on error; this one keeps it.
 
+``workers: auto``, the scenario's default, takes :data:`AUTO_WORKERS` processes for a run
+with :data:`AUTO_MIN_LINES` prepared lines or more to import (:func:`auto_workers`), one
+otherwise.
+
 Every worker checks, in its batch transaction, that the run is still ``running`` (``FOR
 SHARE`` on its history row): a run marked interrupted (its starter died and another command
 took the scenario's lock) takes no more batches.
@@ -79,6 +83,36 @@ def refuse_unless_parallel(ws: Workspace, workers: int, what: str | None = None)
             f"{what or f'workers: {workers}'} needs PostgreSQL, or SQLite on a system with "
             f"file locks; this workspace's database is {why}. Import with workers 1, or set "
             "the workspace's database to a PostgreSQL URL (migration.yaml: database)")
+
+
+# ``workers: auto`` takes a second process from this many prepared lines to import: below
+# it, starting one (about 1.5 s: the interpreter, the libraries, the workspace) costs more
+# than it saves (bench/README.md, "workers: auto").
+AUTO_MIN_LINES = 200_000
+AUTO_WORKERS = 2  # one saves while the other reads, maps and checks (SQLite: one writer)
+
+
+def auto_workers(ws: Workspace, scenario: str, validate_only: bool = False
+                 ) -> tuple[int, str | None]:
+    """``workers: auto``: how many processes this run takes, and the note that says why
+    (None when it takes one for want of work, the plain case)."""
+    if validate_only:
+        return 1, None
+    cores = os.cpu_count() or 1
+    name = ws.db_engine.dialect.name
+    if name != "postgresql" and not (name == "sqlite" and fcntl is not None):
+        return 1, None
+    with ws.connect() as conn:
+        lines = conn.execute(select(func.coalesce(func.sum(func.coalesce(
+            PR.c.line_count, PR.c.last_line - PR.c.first_line + 1)), 0))
+            .where(pending(scenario))).scalar_one()
+    if lines < AUTO_MIN_LINES:
+        return 1, None
+    if cores < 2:
+        return 1, (f"workers auto: 1 ({lines:,} lines to import, but this machine has "
+                   "1 core)")
+    return AUTO_WORKERS, (f"workers auto: {AUTO_WORKERS} ({lines:,} lines to import, "
+                          f"{AUTO_MIN_LINES:,} or more; {cores} cores)")
 
 
 def worker_name() -> str:
@@ -291,7 +325,7 @@ def plan(conn, scenario: str, run_id: int, batch_size: int) -> tuple[int, int]:
 
 def run_parallel(ws: Workspace, sc: Scenario, *, workers: int,
                  continue_on_error: bool | None, batch_size: int | None,
-                 progress: bool) -> ImportSummary:
+                 progress: bool, note: str | None = None) -> ImportSummary:
     """An import run with ``workers`` processes: this one and ``workers - 1`` started here
     (``migration-kit worker``); others may join from other machines. The caller holds the
     scenario's lock."""
@@ -349,8 +383,9 @@ def run_parallel(ws: Workspace, sc: Scenario, *, workers: int,
         by_worker = conn.execute(select(B.c.worker, func.count()).where(and_(
             B.c.run_id == run, B.c.state != "open")).group_by(B.c.worker)
             .order_by(B.c.worker)).all()
-        summary.worker_notes = [f"{workers} workers; batches committed: " + ", ".join(
-            f"{w} {n}" for w, n in by_worker)] + notes
+        summary.worker_notes = ([note] if note else []) + [
+            f"{workers} workers; batches committed: " + ", ".join(
+                f"{w} {n}" for w, n in by_worker)] + notes
         # the plan stays as the run's record until the scenario's next parallel run
         return imp.finish(conn)
 

@@ -49,6 +49,10 @@ def _is_date(v: Any) -> bool:
     return True
 
 
+def _is_workers(v: Any) -> bool:
+    return v == "auto" or (type(v) is int and 1 <= v <= 64)
+
+
 def _is_name(v: Any) -> bool:
     return isinstance(v, str | int | float) and not isinstance(v, bool)
 
@@ -61,7 +65,9 @@ class OptionsModel(Strict):
     mode: Annotated[str, AfterValidator(choice(MODES))] = "insert"
     locale: Annotated[str, AfterValidator(choice(sorted(LOCALES)))] | None = None
     batch_size: Annotated[int, Field(gt=0)] = 500
-    workers: Annotated[int, Field(gt=0, le=64)] = 1  # import processes (engine/workers.py)
+    # import processes (engine/workers.py); "auto": 2 for a big run where they can share it
+    workers: Annotated[Any, rule(_is_workers, "is not a whole number from 1 to 64, or auto")] \
+        = "auto"
     # engine: "columns" converts and checks a batch column by column (import) or flattens
     # in the database and writes in batches (export); "rows" is the reference, record by
     # record (the same results: tests/engine/test_engines.py, test_export_engines.py)
@@ -219,8 +225,10 @@ class Scenario:
         return int(self.options.get("batch_size", 500))
 
     @property
-    def workers(self) -> int:
-        return int(self.options.get("workers", 1))
+    def workers(self) -> int | str:
+        """A number of import processes, or ``auto`` (the default; engine/workers.py)."""
+        w = self.options.get("workers", "auto")
+        return w if w == "auto" else int(w)
 
     @property
     def engine(self) -> str:

@@ -147,6 +147,36 @@ def test_workers_give_the_serial_result(tmp_path, request, kind, workers):
     ws.dispose()
 
 
+def test_workers_auto_takes_two_from_its_threshold(tmp_path, request, kind, monkeypatch):
+    """``workers: auto``, the default: a second process from ``AUTO_MIN_LINES`` prepared
+    lines to import (lowered here to this file's size), named in the summary; one line
+    fewer, one process and no note. Both give the serial result."""
+    import migration_kit.engine.workers as workers_mod
+
+    file = tmp_path / "invoices.csv"
+    make_invoices(file, 3000)
+    lines = sum(1 for _ in open(file, encoding="utf-8")) - 1
+    ref = _workspace(tmp_path, request, "serial", file, workers=1)
+    expected = _outcome(ref, api.import_(ref, "inv", progress=False))
+    two = 2 if (os.cpu_count() or 1) >= 2 else 1
+    for label, threshold, notes in [
+            ("below", lines + 1, []),
+            ("at", lines, [f"workers auto: {two} ({lines:,} lines to import"])]:
+        monkeypatch.setattr(workers_mod, "AUTO_MIN_LINES", threshold)
+        ws = _workspace(tmp_path, request, label, file)  # no option workers: auto
+        assert api.load_scenario(ws, "inv").workers == "auto"
+        got = api.import_(ws, "inv", progress=False)
+        assert [n[:len(e)] for n, e in zip(got.worker_notes, notes)] == notes, \
+            got.worker_notes
+        assert len(got.worker_notes) == len(notes) + (two > 1 and bool(notes)), \
+            got.worker_notes
+        if two > 1 and notes:
+            assert got.worker_notes[1].startswith("2 workers; batches committed: ")
+        assert str(got).count("workers auto") == len(notes)  # shown where a summary is
+        outcome = _outcome(ws, got)
+        assert outcome == expected, label
+
+
 def test_break_on_error_stops_at_the_serial_record(tmp_path, request, kind):
     file = tmp_path / "invoices.csv"
     make_invoices(file, 3000)
