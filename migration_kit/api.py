@@ -6,7 +6,7 @@ access rights before it reads or writes a window.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -296,16 +296,18 @@ def undo(ws: Workspace, name: str, run: int | None = None, *, force: bool = Fals
 
 
 def join_import(ws: Workspace, name: str, *, run: int | None = None,
-                parent: int | None = None, wait: float = 0):
+                parent: int | None = None, wait: float = 0,
+                on_wait: Callable[[], None] | None = None):
     """Work as one more worker on the running parallel import of scenario ``name``
     (``migration-kit worker``) until no batch is left; None when no parallel
-    import of it is running (after ``wait`` seconds of looking for one). The user needs
-    ``edit`` on the scenario's window. Returns a :class:`~migration_kit.engine.workers.JoinResult`."""
+    import of it is running (after ``wait`` seconds of looking for one; ``on_wait`` is
+    called when that looking starts). The user needs ``edit`` on the scenario's window.
+    Returns a :class:`~migration_kit.engine.workers.JoinResult`."""
     from .engine.workers import join
 
     sc = _model.load_scenario(ws, name)
     guard.scenario(ws, sc, "edit")
-    return join(ws, sc, run, parent, wait)
+    return join(ws, sc, run, parent, wait, on_wait)
 
 
 __all__ += ["reconcile", "undo", "join_import"]

@@ -522,7 +522,11 @@ def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,
 def worker_cmd(c: Ctx, name: str, run_id: int | None, wait: float, parent: int | None) -> None:
     """Join a running parallel import of scenario NAME, from this or (PostgreSQL) another
     machine with the workspace's definitions and database; leave when no batch is left."""
-    r = api.join_import(c.ws, name, run=run_id, parent=parent, wait=wait)
+    def waiting() -> None:  # on stderr: stdout holds the result (JSON with --json)
+        click.echo(f"{name}: waiting up to {wait:g} s for a parallel import to start",
+                   err=True)
+
+    r = api.join_import(c.ws, name, run=run_id, parent=parent, wait=wait, on_wait=waiting)
     if r is None:
         c.out({"scenario": name, "run": None, "batches": 0},
               f"{name}: no parallel import is running; nothing to join")

@@ -454,11 +454,12 @@ class JoinResult:
 
 
 def join(ws: Workspace, sc: Scenario, run: int | None = None, parent: int | None = None,
-         wait: float = 0) -> JoinResult | None:
+         wait: float = 0, on_wait: Callable[[], None] | None = None) -> JoinResult | None:
     """``migration-kit worker``: work on the scenario's running parallel import (or on run
     ``run``) until no batch is left to claim; None when none is running (after waiting up
-    to ``wait`` seconds for one to start). ``parent``: a worker started by an import stops
-    when that process is gone."""
+    to ``wait`` seconds for one to start; ``on_wait`` is called once when the waiting
+    starts, the database reached). ``parent``: a worker started by an import stops when
+    that process is gone."""
     refuse_unless_parallel(ws, 2, "a parallel import worker")
     q = (select(P.c.run_id, P.c.options).join(db.history, db.history.c.id == P.c.run_id)
          .where(and_(P.c.scenario == sc.name, db.history.c.status == "running")))
@@ -470,6 +471,9 @@ def join(ws: Workspace, sc: Scenario, run: int | None = None, parent: int | None
             found = conn.execute(q.order_by(P.c.run_id.desc()).limit(1)).first()
         if found is not None or time.monotonic() >= end:
             break
+        if on_wait is not None:
+            on_wait()
+            on_wait = None
         time.sleep(POLL)
     if found is None:
         return None

@@ -73,6 +73,8 @@ def read_file_schema(file: Path | str, params: dict[str, Any] | None = None, *,
     made from it would hold. ``simplified``: with the defaults of a simplified scenario's
     provider under ``params``."""
     file = Path(file)
+    if not file.is_file():  # before a reader opens it (scenario suggest --file missing.csv)
+        raise NotFoundError(f"no file {file}")
     ptype = get_provider_type(type_for_file(file))
     given = {**ptype.simplified_params, **(params or {})} if simplified else dict(params or {})
     full = ptype.detect(file, given)

@@ -530,6 +530,7 @@ FOUND = [  # (command line, exit code); each was a traceback or a refusal that c
     # provider s and its file version behind
     (["scenario", "simplified", "s", "--file", "@invoices.csv", "--window", "AR301000",
       "--suggest", "--key", "Document.ReferenceNbr", "-p", "delimeter=;"], 2),
+    (["scenario", "suggest", "--file", "@missing.csv", "--window", "AR301000"], 2),
 ]
 
 
