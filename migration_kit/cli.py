@@ -475,7 +475,7 @@ def prepare_cmd(c: Ctx, name: str, version: int | None) -> None:
 @click.option("--batch-size", type=click.IntRange(1, MAX_INT), help="Records per transaction.")
 @click.option("--workers", type=Workers(),
               help="Import processes (on SQLite: of this machine; default: the scenario's "
-                   "option workers, auto: 2 from 200,000 prepared lines). More may join "
+                   "option workers, auto: 2 from 100,000 prepared lines). More may join "
                    "with `migration-kit worker NAME`.")
 @pass_ctx
 def import_cmd(c: Ctx, name: str, continue_on_error: bool, validate_only: bool,

@@ -34,7 +34,7 @@ def import_(ws: Workspace, name: str, *, continue_on_error: bool | None = None,
     gets its errors; nothing is saved. ``save_only_if_valid``: validate everything first
     and save nothing unless every record is valid. ``workers`` (option ``workers``,
     default ``auto``): import with that many processes (see
-    :mod:`migration_kit.engine.workers`); ``auto`` takes 2 for a run of 200,000 prepared
+    :mod:`migration_kit.engine.workers`); ``auto`` takes 2 for a run of 100,000 prepared
     lines or more where the database allows (``workers.auto_workers``, the summary says
     so), else 1; a validate-only run takes one.
     """

@@ -86,9 +86,10 @@ def refuse_unless_parallel(ws: Workspace, workers: int, what: str | None = None)
 
 
 # ``workers: auto`` takes a second process from this many prepared lines to import: below
-# it, starting one (about 1.5 s: the interpreter, the libraries, the workspace) costs more
-# than it saves (bench/README.md, "workers: auto").
-AUTO_MIN_LINES = 200_000
+# it, starting one (the interpreter, the libraries, the workspace: about 0.4 s) costs more
+# than it saves; paired runs broke even between 50,000 and 100,000 lines on both databases
+# (bench/README.md, "workers: auto").
+AUTO_MIN_LINES = 100_000
 AUTO_WORKERS = 2  # one saves while the other reads, maps and checks (SQLite: one writer)
 
 

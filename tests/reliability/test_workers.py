@@ -124,7 +124,7 @@ def test_workers_give_the_serial_result(tmp_path, request, kind, workers):
     expected = _outcome(ref, serial)
     ws = _workspace(tmp_path, request, "parallel", file, **opts)
     # a busy machine imports these 3,000 invoices before a worker the run starts is up
-    # (about 1.5 s): one started before the run joins it at once (`worker --wait`)
+    # (under a second): one started before the run joins it at once (`worker --wait`)
     joiner = _ready_worker(ws)
     par = api.import_(ws, "inv", progress=False, workers=workers)
     out, err = joiner.communicate(timeout=300)
