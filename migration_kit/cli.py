@@ -50,6 +50,8 @@ pass_ctx = click.make_pass_decorator(Ctx)
 _LAST_WORKSPACE: list[str | None] = [None]  # for the crash report of an internal error
 # Numbers the database can hold (a bigger one is a usage error, not a database error).
 MAX_INT = 2**63 - 1
+LINE = click.IntRange(1, MAX_INT)  # a line or version number
+COUNT = click.IntRange(0, MAX_INT)
 
 
 class Workers(click.ParamType):
@@ -67,8 +69,6 @@ class Workers(click.ParamType):
         if not 1 <= n <= 64:
             self.fail(f"{value!r} is not a whole number from 1 to 64, or auto", param, ctx)
         return n
-LINE = click.IntRange(1, MAX_INT)  # a line or version number
-COUNT = click.IntRange(0, MAX_INT)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
