@@ -167,6 +167,16 @@ class ImportMapping:
         """Grouping key of a row: consecutive rows with equal keys form one record."""
         return tuple(_plain(self._value(t, row)) for t in self.key_targets)
 
+    def text_key_source(self) -> str | None:
+        """The source column of the key when the key is one plain column into a text field
+        and is the identity too (the usual case): its ``key_and_identity`` is then the
+        column's text stripped (None when blank), what a columns engine can compute from
+        the text alone. None for any other key."""
+        if len(self.key_targets) != 1 or not self._ident_is_key:
+            return None
+        (t,) = self.key_targets
+        return t.source if t.source is not None and t.text else None
+
     def key_and_identity(self, row: Mapping[str, Any]) -> tuple[tuple | None,
                                                                dict[str, Any] | None]:
         """``key_values`` (None without key targets) and ``identity`` of a row, each value

@@ -51,6 +51,12 @@ _PL_NAMES = list(PL.c.keys())  # scenario, line_no, record_no, source_line, data
 _WRITTEN = select(PR.c.group_key, PR.c.record_no).where(and_(
     PR.c.scenario == bindparam("s"), PR.c.group_key.in_(bindparam("g", expanding=True))))
 MEMO_SIZE = 20_000  # distinct combinations remembered across batches (then forgotten)
+# The group keys of the records written, kept in memory while they answer the batches'
+# look-ups (a shuffled file: most keys of a batch were written before), up to this many;
+# dropped when the first batches find almost none there (a sorted file), or past it: the
+# database answers then (one indexed query per batch).
+KNOWN_MAX = 200_000
+KNOWN_TRIAL = 4  # batches
 
 
 def write(conn, sc: Scenario, source, mapping: ImportMapping, keep: Callable,
@@ -125,6 +131,9 @@ class _Memo:
 
 
 # -- records from a batch ------------------------------------------------------------------
+_NO_KEY = ((None,), None, None)  # a row whose one text key is blank: (key, ident, group)
+
+
 def _key_of(result: Any) -> Any:
     return result[0]
 
@@ -142,6 +151,13 @@ class _Writer:
         key_columns = [c for t in mapping.key_targets + mapping.ident_targets
                        for c in sorted(t.columns)]
         self.keys = _Memo(self._key, columns, key_columns)
+        # one text key (the usual case): each batch's distinct texts straight to their
+        # results, without the mapping's calls per text (a shuffled file has most of its
+        # keys in most batches, more than a memo can hold)
+        src = mapping.text_key_source()
+        idx = {c: i for i, c in enumerate(columns)}  # as dict(zip(columns, row))
+        self.text_key = ((idx[src], mapping.key_targets[0].target)
+                         if src is not None and src in idx else None)
         self.follow = follow
         if follow is not None:
             idx = {c: i for i, c in enumerate(columns)}
@@ -158,6 +174,10 @@ class _Writer:
         self.grown_errors: list[dict[str, Any]] = []  # their first errors, in line order
         self.growth = db.Growth()
         self.regrown = False  # a record written before gained lines
+        # group key -> record number of every record written so far (None: ask the
+        # database); complete, since a prepare writes its records afresh in one transaction
+        self.known: dict[str, int] | None = {} if self.gather else None
+        self.asked = self.found = self.looked = 0
 
     def _key(self, row: dict[str, Any]) -> Any:
         try:
@@ -165,6 +185,24 @@ class _Writer:
         except MappingError as e:
             return e
         return key, ident, doc_key(ident)
+
+    def _keys(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """``_key`` of each row: what ``key_and_identity`` gives, or its MappingError."""
+        if self.text_key is None:
+            return self.keys.values(rows)
+        pos, target = self.text_key
+        col = list(map(itemgetter(pos), rows))
+        distinct: dict[Any, Any] = dict.fromkeys(col)
+        if not all(map(_is_text, distinct)):
+            # numbers, dates (1, 1.0 and True are one dict key): the mapping, row by row
+            return self.keys.values(rows)
+        for c in distinct:
+            if c is not None and (s := c.strip()):
+                ident = {target: s}
+                distinct[c] = ((s,), ident, doc_key(ident))
+            else:  # blank: no key
+                distinct[c] = _NO_KEY
+        return list(map(distinct.__getitem__, col))
 
     def _continue(self, rows: Sequence[Sequence[Any]], lines: Sequence[int]
                   ) -> tuple[Sequence[Sequence[Any]], dict[int, MappingError]]:
@@ -206,7 +244,7 @@ class _Writer:
         row_errors: dict[int, MappingError] = {}
         if self.follow is not None:
             rows, row_errors = self._continue(rows, lines)
-        results = self.keys.values(rows)
+        results = self._keys(rows)
         base = self.lines  # line numbers: base + 1 .. base + n
         self.lines += n
         for i, e in row_errors.items():
@@ -285,7 +323,16 @@ class _Writer:
         groups = {results[s][2] for s in starts if type(results[s]) is tuple}
         groups.discard(None)
         groups.difference_update(self.by_group)
-        out: dict[str, int] = {}
+        known = self.known
+        if known is not None:
+            out = {g: known[g] for g in groups if g in known}
+            self.looked += 1
+            self.asked += len(groups)
+            self.found += len(out)
+            if self.looked == KNOWN_TRIAL and self.found * 100 < self.asked:
+                self.known = None  # keys do not come back: the database finds the few
+            return out
+        out = {}
         todo = sorted(groups)
         for k in range(0, len(todo), 1000):
             out.update(conn.execute(_WRITTEN, {"s": self.scenario,
@@ -300,6 +347,11 @@ class _Writer:
         if done:
             bulk_insert(conn, PR, done)
             self.growth.added(conn, PR, len(done))  # the next batch's look-up of its keys
+            if self.known is not None:
+                self.known.update((r["group_key"], r["record_no"]) for r in done
+                                  if r["group_key"] is not None)
+                if len(self.known) > KNOWN_MAX:
+                    self.known = None
         if self.grown_errors:  # a record keeps its first error
             conn.execute(update(PR).where(and_(
                 PR.c.scenario == bindparam("s"), PR.c.record_no == bindparam("r"),

@@ -40,7 +40,7 @@ TARGETS = {"InvoiceNbr": "Document.ReferenceNbr", "Customer": "Document.Customer
            "UnitPrice": "Line.UnitPrice", "Discount": "Line.DiscountPercent",
            "Account": "Line.AccountID"}
 
-NUMBERS = ["INV-1", "INV-2", "Ærø-3", "ĳ-4", "INV-5", "", "  "]
+NUMBERS = ["INV-1", "INV-2", "Ærø-3", "ĳ-4", "INV-5", " INV-1 ", "", "  "]  # padded: INV-1
 DATES = ["2024-03-01", "2024-3-1", "2024-03-02", "2024-02-30", "not a date", ""]
 DOC_TYPES = ["Invoice", "CreditNote", "bogus", ""]
 CUSTOMERS = ["C001", "C002", "Ørsted", "", "NULL"]
