@@ -160,7 +160,6 @@ class _Writer:
                          if src is not None and src in idx else None)
         self.follow = follow
         if follow is not None:
-            idx = {c: i for i, c in enumerate(columns)}
             self.key_pos = [idx[c] for c in follow.key_columns if c in idx]
         self.first: Sequence[Any] | None = None  # continuation: the last keyed row
         self.first_given: Sequence[Any] | None = None  # the one follow.first was made of
