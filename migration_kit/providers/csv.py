@@ -217,10 +217,14 @@ class CsvType:
             order = _column_order(schema, names.columns(), r.file, r.header_line)
             positions = [names.kept[j] for j in order]
             out = BatchBuilder(cols, r.file, batch_size)
+            add_row, add_line = out.rows.append, out.lines.append  # out.add, per row
+            size = out.batch_size
             for line, row in r.rows(out.warnings, positions=positions, dropped=names.dropped):
-                out.add(row, line)
-                if out.full:
+                add_row(row)
+                add_line(line)
+                if len(out.rows) >= size:  # out.full
                     yield out.take()
+                    add_row, add_line = out.rows.append, out.lines.append
             out.warnings.extend(r.skips.summary(r.file, exclude=("ragged",)))
             if out:
                 yield out.take()
