@@ -200,12 +200,14 @@ def _ready_worker(ws) -> subprocess.Popen:
     workspace's database and says so on stderr."""
     proc = start_cli(ws.root, "worker", "inv", "--wait", "120")
     end = time.monotonic() + 60
+    seen = b""  # read from the descriptor itself: a text buffer could hold the line back
     while time.monotonic() < end and proc.poll() is None:
         if io_select.select([proc.stderr], [], [], 0.5)[0]:
-            line = proc.stderr.readline()
-            if "waiting up to 120 s for a parallel import to start" in line:
+            seen += os.read(proc.stderr.fileno(), 65536)
+            if b"waiting up to 120 s for a parallel import to start" in seen:
                 return proc
-    raise AssertionError("the worker did not start: " + "".join(proc.communicate()))
+    raise AssertionError("the worker did not start: " + seen.decode(errors="replace")
+                         + "".join(proc.communicate()))
 
 
 def _children(pid: int) -> list[int]:
