@@ -321,3 +321,5 @@ provider_types = _registry.provider_types  # the provider type names (csv, excel
 Layout = _base.Layout  # how a flat file was read: header, preamble, settled names
 lines_text = _base.lines_text  # [1, 2, 3, 5] -> "lines 1-3, 5"
 clean_file_name = _versions.clean_original_name  # an uploaded file's base name, made safe
+is_workers = _model.is_workers  # a value of the option workers: 1-64 or "auto"
+NOT_WORKERS = _model.NOT_WORKERS  # what is said of any other value

@@ -60,15 +60,15 @@ class Workers(click.ParamType):
     name = "1-64|auto"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> int | str:
-        if value == "auto" or isinstance(value, int):
-            return value
-        try:
-            n = int(value)
-        except ValueError:
-            n = 0
-        if not 1 <= n <= 64:
-            self.fail(f"{value!r} is not a whole number from 1 to 64, or auto", param, ctx)
-        return n
+        v = value
+        if isinstance(value, str) and value != "auto":
+            try:
+                v = int(value)
+            except ValueError:
+                pass
+        if not api.is_workers(v):  # the scenario option's own rule and words
+            self.fail(f"{value!r} {api.NOT_WORKERS}", param, ctx)
+        return v
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -74,9 +74,16 @@ class _Again(Exception):
     """The batch before this one is open and nobody holds it: claim again."""
 
 
+def parallel_allowed(ws: Workspace) -> bool:
+    """Whether the workspace's database takes parallel workers: PostgreSQL, or SQLite
+    where the system has file locks to claim batches with."""
+    name = ws.db_engine.dialect.name
+    return name == "postgresql" or (name == "sqlite" and fcntl is not None)
+
+
 def refuse_unless_parallel(ws: Workspace, workers: int, what: str | None = None) -> None:
     name = ws.db_engine.dialect.name
-    if workers > 1 and name != "postgresql" and not (name == "sqlite" and fcntl is not None):
+    if workers > 1 and not parallel_allowed(ws):
         why = ("SQLite here: this system has no file locks (flock) to claim batches with"
                if name == "sqlite" else f"{name} ({ws.db_url.split('://')[0]})")
         raise BadInputError(
@@ -97,11 +104,7 @@ def auto_workers(ws: Workspace, scenario: str, validate_only: bool = False
                  ) -> tuple[int, str | None]:
     """``workers: auto``: how many processes this run takes, and the note that says why
     (None when it takes one for want of work, the plain case)."""
-    if validate_only:
-        return 1, None
-    cores = os.cpu_count() or 1
-    name = ws.db_engine.dialect.name
-    if name != "postgresql" and not (name == "sqlite" and fcntl is not None):
+    if validate_only or not parallel_allowed(ws):
         return 1, None
     with ws.connect() as conn:
         lines = conn.execute(select(func.coalesce(func.sum(func.coalesce(
@@ -109,6 +112,7 @@ def auto_workers(ws: Workspace, scenario: str, validate_only: bool = False
             .where(pending(scenario))).scalar_one()
     if lines < AUTO_MIN_LINES:
         return 1, None
+    cores = os.cpu_count() or 1
     if cores < 2:
         return 1, (f"workers auto: 1 ({lines:,} lines to import, but this machine has "
                    "1 core)")

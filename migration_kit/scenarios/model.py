@@ -49,8 +49,12 @@ def _is_date(v: Any) -> bool:
     return True
 
 
-def _is_workers(v: Any) -> bool:
+def is_workers(v: Any) -> bool:
+    """A value of the option ``workers`` (and of ``--workers``, once read as a number)."""
     return v == "auto" or (type(v) is int and 1 <= v <= 64)
+
+
+NOT_WORKERS = "is not a whole number from 1 to 64, or auto"
 
 
 def _is_name(v: Any) -> bool:
@@ -66,7 +70,7 @@ class OptionsModel(Strict):
     locale: Annotated[str, AfterValidator(choice(sorted(LOCALES)))] | None = None
     batch_size: Annotated[int, Field(gt=0)] = 500
     # import processes (engine/workers.py); "auto": 2 for a big run where they can share it
-    workers: Annotated[Any, rule(_is_workers, "is not a whole number from 1 to 64, or auto")] \
+    workers: Annotated[Any, rule(is_workers, NOT_WORKERS)] \
         = "auto"
     # engine: "columns" converts and checks a batch column by column (import) or flattens
     # in the database and writes in batches (export); "rows" is the reference, record by
