@@ -51,7 +51,7 @@ from ..scenarios.conditions import compile_restrictions
 from ..scenarios.model import Scenario
 from ..values import FileText
 from ..workspace import Workspace
-from . import history
+from . import export_sql, history
 from .export_checks import (
     Failed,
     cell_limit,
@@ -178,8 +178,8 @@ def prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
             return stop.value
 
 
-def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
-             ) -> Generator[_Batch, None, PrepareSummary]:
+def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool,
+             in_db: bool = False) -> Generator[_Batch, None, PrepareSummary]:
     """Prepare the export (what ``export._prepare`` stores, in bulk); with ``values``,
     yield each batch's rows of records without an error for the writer."""
     window = ws.windows.get(sc.window)
@@ -218,137 +218,203 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
     per_pos = Counter(ln.pos for ln in lines_)
     raw_of = {ln.pos: ln.field for ln in lines_ if ln.kind == "plain" and per_pos[ln.pos] == 1}
 
-    lines = records = filtered = errors = 0
     bar = progress_bar(progress, desc=f"prepare {sc.name}", unit="rows")
+    counts = [0, 0, 0, 0]  # lines, records, filtered, errors
+
+    def passes(conn: Any, read: Any, *, texts: bool, records_to: list[list[Any]] | None,
+               values: bool) -> Generator[_Batch, None, None]:
+        """One pass over the documents: with ``texts``, the prepared lines are written (and
+        the records, unless ``records_to`` collects their columns); with ``values``, each
+        batch's rows of records without an error are yielded for the writer."""
+        counts[:] = [0, 0, 0, 0]
+        procs, batches = flat_batches(read, ws.store, sc.window, list(fields),
+                                      batch=READ_BATCH)
+        typed = [_Memo(p, True) if p is not None else None for p in procs]
+        to_erp = [p if p is not None else _identity for p in procs]
+        pass_typed = [to_erp[raw_of[j]] if j in raw_of else None for j in range(width)]
+
+        def value_of(i: int, col: list[Any]) -> list[Any]:
+            m = typed[i]
+            return m.map(col) if m is not None else col
+
+        jtexts = [_Memo(_then(p, jtext), True) for p in procs]
+        jvalues = [_Memo(_then(p, jvalue), True) for p in procs]
+
+        def restricted(key: tuple) -> bool:
+            return bool(keep({n: to_erp[i](v) for n, i, v in zip(r_names, r_idx, key)}))
+
+        kept_memo = _Memo(restricted, True)
+        out_jt = _Memo(jtext, False)
+        out_jv = _Memo(jvalue, False)
+        try:
+            if lines_db is not None and not texts:
+                started = export_sql.plan(conn, ws.store, sc.window, sc.name, sql_columns,
+                                          list(fields), r_idx,
+                                          restricted if sc.restrictions else None)
+                if isinstance(started, str):  # not this scenario: the lines from Python
+                    texts = True
+                    records_to = None
+                    note.append(f"written by Python: {started}")
+                else:
+                    lines_db.append(started)
+                    started.start(conn)  # the connection is the thread's until wait()
+            for b in batches:
+                lines, records = counts[0], counts[1]
+                ids, raw = b.doc_ids, b.columns
+                docs = len(dict.fromkeys(ids))
+                if sc.restrictions:
+                    mask = kept_memo.map(zip(*(raw[i] for i in r_idx)))
+                    if not all(mask):
+                        ids = list(compress(ids, mask))
+                        raw = [list(compress(c, mask)) for c in raw]
+                k = len(ids)
+                per_doc = Counter(ids)  # in document order
+                counts[2] += docs - len(per_doc)
+                if not k:
+                    continue
+                # records: one per document with rows left
+                base = records + 1
+                sizes = list(per_doc.values())
+                n_rec = len(sizes)
+                rec_nos = list(chain.from_iterable(map(repeat, range(base, base + n_rec),
+                                                       sizes)))
+                lasts = list(accumulate(sizes, initial=lines))
+                firsts = [i - lines for i in lasts[:-1]]  # each record's first row
+                keys = [{kf: _text(to_erp[i](raw[i][r])) for kf, i in key_idx}
+                        for r in firsts] if key_idx else [{} for _ in sizes]
+                line_nos = list(range(lines + 1, lines + k + 1))
+                # the mapping, column by column (the last line of a column wins)
+                jt: list[list[str] | None] = [None] * width
+                jv: list[list[Any] | None] = [None] * width
+                fails: list[tuple[int, int, str, str]] = []
+                rows: list[dict[str, Any]] | None = None
+                for order, ln in enumerate(lines_):
+                    if ln.kind == "plain":
+                        col = raw[ln.field]
+                        if texts:
+                            jt[ln.pos] = jtexts[ln.field].map(col)
+                        if values:
+                            jv[ln.pos] = col if ln.pos in raw_of \
+                                else jvalues[ln.field].map(col)
+                        continue
+                    if ln.kind == "constant":
+                        jt[ln.pos] = [jtext(ln.value)] * k
+                        if values:
+                            jv[ln.pos] = [jvalue(ln.value)] * k
+                        continue
+                    if rows is None:
+                        rows = [dict(zip(f_names, vals)) for vals in
+                                zip(*(value_of(i, raw[i]) for i in f_idx))] \
+                            if f_idx else [{} for _ in range(k)]
+                    got: list[Any] = []
+                    bad: list[int] = []
+                    get = ln.get
+                    assert get is not None
+                    for i, row in enumerate(rows):
+                        try:
+                            got.append(get(row))
+                        except FormulaRuntimeError as e:
+                            got.append(None)
+                            bad.append(i)
+                            fails.append((i, order, e.message, ln.target))
+                    t_col, v_col = out_jt.map(got), out_jv.map(got) if values else None
+                    if bad:  # the column keeps what an earlier line gave it
+                        before_t, before_v = jt[ln.pos], jv[ln.pos]
+                        for i in bad:
+                            t_col[i] = before_t[i] if before_t is not None else "null"
+                            if v_col is not None:
+                                v_col[i] = before_v[i] if before_v is not None else None
+                    jt[ln.pos], jv[ln.pos] = t_col, v_col
+                err: list[str | None] = [None] * n_rec
+                err_field: list[str | None] = [None] * n_rec
+                bad_recs: set[int] = set()
+                if fails:
+                    fails.sort()
+                    for i, _order, message, target in fails:
+                        r = rec_nos[i] - base
+                        if err[r] is None:
+                            err[r], err_field[r] = message, target
+                            counts[3] += 1
+                            bad_recs.add(rec_nos[i])
+                pr = [[sc.name] * n_rec, list(range(base, base + n_rec)),
+                      [i + 1 for i in lasts[:-1]], lasts[1:], keys, [True] * n_rec,
+                      [False] * n_rec, err, err_field]
+                if records_to is not None:
+                    for acc, c in zip(records_to, pr):
+                        acc.extend(c)
+                else:
+                    bulk_insert_columns(conn, PR, _PR_NAMES, pr)
+                if texts:
+                    nulls = ["null"] * k
+                    data = list(map("[{}]".format, map(",".join, zip(
+                        *(c if c is not None else nulls for c in jt)))))
+                    bulk_insert_columns(conn, PL, _PL_NAMES,
+                                        [[sc.name] * k, line_nos, rec_nos, [None] * k, data])
+                counts[0] += k
+                counts[1] += n_rec
+                bar.update(k)
+                if values:
+                    nones = [None] * k
+                    vcols = [c if c is not None else nones for c in jv]
+                    if bad_recs:
+                        ok = [r not in bad_recs for r in rec_nos]
+                        line_nos = list(compress(line_nos, ok))
+                        rec_nos = list(compress(rec_nos, ok))
+                        vcols = [list(compress(c, ok)) for c in vcols]
+                    if line_nos:
+                        yield _Batch(line_nos, rec_nos, vcols, pass_typed)
+        finally:
+            batches.close()
+
+    # Prepared lines written by the database (export_sql) while this pass reads for the
+    # file: only where the lines are all plain fields and constants (formulas are Python)
+    lines_db: list[export_sql.InDatabase] = []
+    sql_columns = _sql_columns(lines_, width) if in_db else None
+    note: list[str] = []  # how the prepared lines were written, for the history
+    if in_db and sql_columns is None:
+        note.append("written by Python: formulas need Python")
     with ws.transaction() as conn:
         run = history.start(conn, sc.name, "prepare", ws.user)
         clear_prepared(conn, sc.name)
         with ws.connect() as read:
-            procs, batches = flat_batches(read, ws.store, sc.window, list(fields),
-                                          batch=READ_BATCH)
-            typed = [_Memo(p, True) if p is not None else None for p in procs]
-            to_erp = [p if p is not None else _identity for p in procs]
-            pass_typed = [to_erp[raw_of[j]] if j in raw_of else None for j in range(width)]
-
-            def value_of(i: int, col: list[Any]) -> list[Any]:
-                m = typed[i]
-                return m.map(col) if m is not None else col
-
-            jtexts = [_Memo(_then(p, jtext), True) for p in procs]
-            jvalues = [_Memo(_then(p, jvalue), True) for p in procs]
-
-            def restricted(key: tuple) -> bool:
-                return bool(keep({n: to_erp[i](v) for n, i, v in zip(r_names, r_idx, key)}))
-
-            kept_memo = _Memo(restricted, True)
-            out_jt = _Memo(jtext, False)
-            out_jv = _Memo(jvalue, False)
-            try:
-                for b in batches:
-                    ids, raw = b.doc_ids, b.columns
-                    docs = len(dict.fromkeys(ids))
-                    if sc.restrictions:
-                        mask = kept_memo.map(zip(*(raw[i] for i in r_idx)))
-                        if not all(mask):
-                            ids = list(compress(ids, mask))
-                            raw = [list(compress(c, mask)) for c in raw]
-                    k = len(ids)
-                    counts = Counter(ids)  # in document order
-                    filtered += docs - len(counts)
-                    if not k:
-                        continue
-                    # records: one per document with rows left
-                    base = records + 1
-                    sizes = list(counts.values())
-                    n_rec = len(sizes)
-                    rec_nos = list(chain.from_iterable(map(repeat, range(base, base + n_rec),
-                                                           sizes)))
-                    lasts = list(accumulate(sizes, initial=lines))
-                    firsts = [i - lines for i in lasts[:-1]]  # each record's first row
-                    keys = [{kf: _text(to_erp[i](raw[i][r])) for kf, i in key_idx}
-                            for r in firsts] if key_idx else [{} for _ in sizes]
-                    line_nos = list(range(lines + 1, lines + k + 1))
-                    # the mapping, column by column (the last line of a column wins)
-                    jt: list[list[str] | None] = [None] * width
-                    jv: list[list[Any] | None] = [None] * width
-                    fails: list[tuple[int, int, str, str]] = []
-                    rows: list[dict[str, Any]] | None = None
-                    for order, ln in enumerate(lines_):
-                        if ln.kind == "plain":
-                            col = raw[ln.field]
-                            jt[ln.pos] = jtexts[ln.field].map(col)
-                            if values:
-                                jv[ln.pos] = col if ln.pos in raw_of \
-                                    else jvalues[ln.field].map(col)
-                            continue
-                        if ln.kind == "constant":
-                            jt[ln.pos] = [jtext(ln.value)] * k
-                            if values:
-                                jv[ln.pos] = [jvalue(ln.value)] * k
-                            continue
-                        if rows is None:
-                            rows = [dict(zip(f_names, vals)) for vals in
-                                    zip(*(value_of(i, raw[i]) for i in f_idx))] \
-                                if f_idx else [{} for _ in range(k)]
-                        got: list[Any] = []
-                        bad: list[int] = []
-                        get = ln.get
-                        assert get is not None
-                        for i, row in enumerate(rows):
-                            try:
-                                got.append(get(row))
-                            except FormulaRuntimeError as e:
-                                got.append(None)
-                                bad.append(i)
-                                fails.append((i, order, e.message, ln.target))
-                        t_col, v_col = out_jt.map(got), out_jv.map(got) if values else None
-                        if bad:  # the column keeps what an earlier line gave it
-                            before_t, before_v = jt[ln.pos], jv[ln.pos]
-                            for i in bad:
-                                t_col[i] = before_t[i] if before_t is not None else "null"
-                                if v_col is not None:
-                                    v_col[i] = before_v[i] if before_v is not None else None
-                        jt[ln.pos], jv[ln.pos] = t_col, v_col
-                    nulls = ["null"] * k
-                    data = list(map("[{}]".format, map(",".join, zip(
-                        *(c if c is not None else nulls for c in jt)))))
-                    err: list[str | None] = [None] * n_rec
-                    err_field: list[str | None] = [None] * n_rec
-                    bad_recs: set[int] = set()
-                    if fails:
-                        fails.sort()
-                        for i, _order, message, target in fails:
-                            r = rec_nos[i] - base
-                            if err[r] is None:
-                                err[r], err_field[r] = message, target
-                                errors += 1
-                                bad_recs.add(rec_nos[i])
-                    bulk_insert_columns(conn, PR, _PR_NAMES, [
-                        [sc.name] * n_rec, list(range(base, base + n_rec)),
-                        [i + 1 for i in lasts[:-1]], lasts[1:], keys, [True] * n_rec,
-                        [False] * n_rec, err, err_field])
-                    bulk_insert_columns(conn, PL, _PL_NAMES, [[sc.name] * k, line_nos, rec_nos,
-                                                         [None] * k, data])
-                    records += n_rec
-                    lines += k
-                    bar.update(k)
-                    if values:
-                        nones = [None] * k
-                        vcols = [c if c is not None else nones for c in jv]
-                        if bad_recs:
-                            ok = [r not in bad_recs for r in rec_nos]
-                            line_nos = list(compress(line_nos, ok))
-                            rec_nos = list(compress(rec_nos, ok))
-                            vcols = [list(compress(c, ok)) for c in vcols]
-                        if line_nos:
-                            yield _Batch(line_nos, rec_nos, vcols, pass_typed)
-            finally:
-                batches.close()
+            if sql_columns is None:
+                yield from passes(conn, read, texts=True, records_to=None, values=values)
+            else:
+                pr_cols: list[list[Any]] = [[] for _ in _PR_NAMES]
+                try:
+                    yield from passes(conn, read, texts=False, records_to=pr_cols,
+                                      values=values)
+                finally:
+                    written = lines_db[0].wait() if lines_db else -1
+                if written is None:  # a value the database would write otherwise
+                    note.append("written by Python: a value the database does not write "
+                                "as Python does (the database's lines were undone)")
+                    pr_cols = []
+                    for _ in passes(conn, read, texts=True, records_to=None, values=False):
+                        pass
+                elif lines_db:
+                    assert written == counts[0], (written, counts)
+                    bulk_insert_columns(conn, PR, _PR_NAMES, pr_cols)
+                    note.append("written by the database, while the file was written")
         bar.close()
         save_prepared_state(conn, sc, columns, None)
+        lines, records, filtered, errors = counts
         summary = PrepareSummary(sc.name, None, lines, records, filtered, 0, errors)
-        history.finish(conn, run, status="done", counts=summary.to_dict())
+        history.finish(conn, run, status="done", counts={
+            **summary.to_dict(), **({"prepared_lines": note[-1]} if note else {})})
     return summary
+
+
+def _sql_columns(lines: list[_Line], width: int) -> list[export_sql.Column] | None:
+    """Each provider column's source for ``export_sql`` (the last line of a column wins),
+    or None when a formula line needs Python."""
+    if any(ln.kind == "formula" for ln in lines):
+        return None
+    out = [export_sql.Column() for _ in range(width)]
+    for ln in lines:
+        out[ln.pos] = (export_sql.Column(field=ln.field) if ln.kind == "plain"
+                       else export_sql.Column(constant=jtext(ln.value)))
+    return out
 
 
 _PR_NAMES = ["scenario", "record_no", "first_line", "last_line", "key", "active", "processed",
@@ -366,7 +432,7 @@ def prepare_and_write(ws: Workspace, sc: Scenario, prov: Provider, cols: list[st
     """Prepare and write in one pass. When the write fails, the prepare still finishes
     and commits (as a prepare run before the export would have) before the error goes
     on."""
-    gen = _prepare(ws, sc, progress, values=True)
+    gen = _prepare(ws, sc, progress, values=True, in_db=True)
     batches = _Drained(gen)
     try:
         return _write(ws, sc, prov, cols, tmp, progress, batches)

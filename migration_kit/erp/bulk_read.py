@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, literal_column, null, select
+from sqlalchemy import Connection, Table, literal_column, null, select
 
 from .store import ERPStore
 
@@ -40,20 +40,15 @@ def can_read(conn: Connection) -> bool:
     return d.name == "sqlite" or (d.name == "postgresql" and d.driver == "psycopg")
 
 
-def flat_batches(conn: Connection, store: ERPStore, window_id: str, fields: list[str], *,
-                 batch: int = BATCH
-                 ) -> tuple[list[Callable[[Any], Any] | None], Iterator[FlatBatch]]:
-    """The result processors of ``fields`` (``Object.Field`` of the summary or the first
-    detail object; any other name reads as an empty column) and the batches.
-
-    The read runs on ``conn``'s own DBAPI connection (its transaction); a generator not
-    run to its end closes its cursor when it is closed or collected.
-    """
+def flat_columns(store: ERPStore, window_id: str, fields: list[str]
+                 ) -> tuple[Table, Table | None, list[Any]]:
+    """The summary table, the first detail object's table (None: no detail) and the column
+    of each of ``fields`` (``Object.Field``; any other name: an empty column, SQL NULL)."""
     w = store.windows.get(window_id)
     st = store.summary_table(window_id)
     detail = w.detail_objects[0] if w.detail_objects else None
     dt_ = store.tables[(w.id, detail.name)] if detail is not None else None
-    cols: list[Any] = [st.c._id]
+    cols: list[Any] = []
     for f in fields:
         obj, _, name = f.partition(".")
         if obj == w.summary and name in w.summary_object.fields:
@@ -63,6 +58,20 @@ def flat_batches(conn: Connection, store: ERPStore, window_id: str, fields: list
             cols.append(dt_.c[name])
         else:
             cols.append(null())
+    return st, dt_, cols
+
+
+def flat_batches(conn: Connection, store: ERPStore, window_id: str, fields: list[str], *,
+                 batch: int = BATCH
+                 ) -> tuple[list[Callable[[Any], Any] | None], Iterator[FlatBatch]]:
+    """The result processors of ``fields`` (``Object.Field`` of the summary or the first
+    detail object; any other name reads as an empty column) and the batches.
+
+    The read runs on ``conn``'s own DBAPI connection (its transaction); a generator not
+    run to its end closes its cursor when it is closed or collected.
+    """
+    st, dt_, cols = flat_columns(store, window_id, fields)
+    cols = [st.c._id, *cols]
     if dt_ is not None:
         q = (select(*cols).select_from(st.outerjoin(dt_, dt_.c._doc_id == st.c._id))
              .order_by(st.c._id, dt_.c._id))

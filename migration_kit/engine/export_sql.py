@@ -1,0 +1,197 @@
+"""An export's prepared lines written by the database itself (SQLite), while the file is
+written from the same documents in Python: the two cores work at once.
+
+``export_columns.prepare_and_write`` (an export that prepares first) reads the window's
+documents once for the file. The prepared lines hold each line's values as compact JSON
+text; for a scenario of plain fields and constants, SQLite builds that very text in one
+``INSERT ... SELECT`` over the same join (``json_quote`` for text, ``printf`` for decimals,
+``row_number``/``dense_rank`` for the line and record numbers), in a thread: one statement
+runs in C without the GIL, so the file's Python work goes on beside it. The prepared
+records (their keys are the reference path's JSON) are written from Python as before.
+
+Exactly the reference path's text, or none: each value's SQL text is used only where it
+is provably the one Python writes (a decimal only where ``printf``'s digits read back as
+the stored number and the number is small enough for those digits to be the correctly
+rounded ones; a date only when SQLite reads it back as itself, February 30 not). Any other value makes the
+statement fail on purpose (``json(']' ...)``), it is undone (SQLite undoes a failed
+statement), and the caller writes the prepared lines itself, as without this module.
+:func:`plan` says why a scenario does not take this path (formulas, another database,
+more restriction values than :data:`MAX_COMBOS`, an SQLite whose ``json_quote`` writes
+other text than Python's JSON).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from json.encoder import encode_basestring
+from typing import Any
+
+from sqlalchemy import Boolean, Connection, Date, Integer, Numeric, String, Table
+
+from .. import db
+from ..erp.bulk_read import flat_columns
+from ..erp.store import ERPStore
+
+MAX_COMBOS = 256  # distinct values of the restricted fields a WHERE clause may list
+# json_quote must write Python's text for these (control characters, quotes, non-ASCII)
+_SAMPLE = ['a "q" \\ \n\t\r\b\f\x00\x01\x1f\x7f é ø \u2028\u2029 \ufeff 😀 日本', "", " "]
+_DELIBERATE = ("malformed JSON", "JSON cannot hold BLOB values")
+
+
+@dataclass
+class Column:
+    """A provider column's source: a field (index into the fields read) or a constant's
+    JSON text."""
+
+    field: int | None = None
+    constant: str | None = None
+
+
+@dataclass
+class InDatabase:
+    """The prepared lines' ``INSERT ... SELECT``, run by :meth:`start` in a thread on the
+    caller's connection (its transaction); :meth:`wait` gives the lines written, or None
+    when a value made the statement fail (nothing written: the caller writes the lines)."""
+
+    sql: str
+    params: list[Any]
+    _thread: threading.Thread | None = None
+    _result: list[Any] = field(default_factory=list)
+
+    def start(self, conn: Connection) -> None:
+        dbapi = conn.connection.dbapi_connection
+
+        def run() -> None:
+            cur = dbapi.cursor()
+            try:
+                cur.execute(self.sql, self.params)
+                self._result.append(cur.rowcount)
+            except sqlite3.OperationalError as e:
+                self._result.append(None if any(m in str(e) for m in _DELIBERATE) else e)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+                self._result.append(e)
+            finally:
+                cur.close()
+
+        self._thread = threading.Thread(target=run, name="mk-export-prepared-lines")
+        self._thread.start()
+
+    def wait(self) -> int | None:
+        assert self._thread is not None
+        self._thread.join()
+        got = self._result[0]
+        if isinstance(got, BaseException):
+            raise got
+        return got
+
+
+def plan(conn: Connection, store: ERPStore, window_id: str, scenario: str,
+         columns: Sequence[Column], fields: list[str], restricted_fields: list[int],
+         kept: Callable[[tuple], bool] | None) -> InDatabase | str:
+    """The statement that writes ``scenario``'s prepared lines (numbered as the bulk path
+    numbers them), or why there is none. ``kept`` tells whether a combination of the raw
+    values of ``restricted_fields`` passes the scenario's restrictions (None: none)."""
+    if conn.dialect.name != "sqlite":
+        return f"database {conn.dialect.name}"
+    if not _json_quote_matches(conn):
+        return "this SQLite's json_quote writes other text than Python's JSON"
+    st, dt_, cols = flat_columns(store, window_id, fields)
+    prep = conn.dialect.identifier_preparer
+
+    def ref(i: int) -> str | None:
+        c = cols[i]
+        if not isinstance(getattr(c, "table", None), Table):
+            return None  # not a field of the window: always empty
+        return ("s." if c.table is st else "d.") + prep.quote(c.name)
+
+    params: list[Any] = [scenario]
+    texts = []
+    for col in columns:
+        if col.field is not None:
+            texts.append(_text(ref(col.field), cols[col.field].type
+                               if ref(col.field) else None))
+        elif col.constant is not None:
+            texts.append("?")
+            params.append(col.constant)
+        else:
+            texts.append("'null'")
+    data = "'[' || " + (" || ',' || ".join(texts) if texts else "''") + " || ']'"
+    source = f"{prep.format_table(st)} AS s"
+    order = 's."_id"'
+    if dt_ is not None:
+        source += f' LEFT OUTER JOIN {prep.format_table(dt_)} AS d ON d."_doc_id" = s."_id"'
+        order = 's."_id", d."_id"'
+    where = ""
+    if kept is not None:
+        refs = [ref(i) or "NULL" for i in restricted_fields]
+        got = conn.connection.dbapi_connection.execute(
+            f"SELECT DISTINCT {', '.join(refs)} FROM {source} LIMIT {MAX_COMBOS + 1}"
+        ).fetchall()
+        if len(got) > MAX_COMBOS:
+            return f"the restricted fields hold more than {MAX_COMBOS} combinations of values"
+        keep = [tuple(c) for c in got if kept(tuple(c))]
+        drop = [tuple(c) for c in got if not kept(tuple(c))]
+        if drop:
+            listed = keep if len(keep) <= len(drop) else drop
+            match = " OR ".join("(" + " AND ".join(f"{r} IS ?" for r in refs) + ")"
+                                for _ in listed) or "0"
+            where = f" WHERE {match}" if listed is keep else f" WHERE NOT ({match})"
+            params += [v for c in listed for v in c]
+    pl = db.prepared_line
+    target = f"{prep.format_table(pl)} ({', '.join(prep.quote(n) for n in pl.c.keys())})"
+    sql = (f"INSERT INTO {target} SELECT ?, row_number() OVER (ORDER BY {order}), "
+           f'dense_rank() OVER (ORDER BY s."_id"), NULL, {data} FROM {source}{where}')
+    return InDatabase(sql, params)
+
+
+def _fail(c: str) -> str:
+    """An expression that fails the statement (on purpose: see the module doc)."""
+    return f"json(']' || quote({c}))"
+
+
+def _text(c: str | None, t: Any) -> str:
+    """The SQL of a raw column value's JSON text inside a prepared line: what
+    ``jsonio.value_text`` writes of the value SQLAlchemy reads (see the module doc)."""
+    if c is None:
+        return "'null'"
+    if isinstance(t, Numeric) and not isinstance(t, Integer):
+        s = t.scale
+        if not t.asdecimal or s is None or not 0 <= s <= 14:
+            return f"CASE WHEN {c} IS NULL THEN 'null' ELSE {_fail(c)} END"
+        fmt = f"printf('%.{s}f', {c})"
+        zeros = "." + "0" * s if s else ""
+        # an integer (NUMERIC affinity stores 12.0 as 12): its digits, then the zeros; a
+        # real: printf's digits when they read back as the number and the number is small
+        # enough (below 10**(15-s)) for them to be its correctly rounded digits
+        return (f"CASE WHEN {c} IS NULL THEN 'null' "
+                f"WHEN typeof({c}) = 'integer' AND abs({c}) < 9007199254740992 "
+                f"THEN '\"' || {c} || '{zeros}\"' "
+                f"WHEN typeof({c}) = 'real' AND {c} <> 0 AND abs({c}) < 1e{15 - s} "
+                f"AND CAST({fmt} AS REAL) = {c} THEN '\"' || {fmt} || '\"' "
+                f"ELSE {_fail(c)} END")
+    if isinstance(t, Boolean):
+        return (f"CASE WHEN {c} IS NULL THEN 'null' WHEN {c} IS 1 THEN 'true' "
+                f"WHEN {c} IS 0 THEN 'false' ELSE {_fail(c)} END")
+    if isinstance(t, Date):
+        return (f"CASE WHEN {c} IS NULL THEN 'null' WHEN typeof({c}) = 'text' "
+                f"AND length({c}) = 10 AND {c} >= '0001' AND date({c}, '+0 days') IS {c} "
+                f"THEN '\"' || {c} || '\"' ELSE {_fail(c)} END")
+    if isinstance(t, Integer):
+        return (f"CASE WHEN typeof({c}) = 'real' THEN {_fail(c)} "
+                f"ELSE json_quote({c}) END")
+    if isinstance(t, String):
+        # TEXT affinity: text or NULL (json_quote: 'null'); a blob fails the statement
+        return f"json_quote({c})"
+    return f"CASE WHEN {c} IS NULL THEN 'null' ELSE {_fail(c)} END"
+
+
+def _json_quote_matches(conn: Connection) -> bool:
+    try:
+        got = [conn.connection.dbapi_connection.execute("SELECT json_quote(?)", (s,))
+               .fetchone()[0] for s in _SAMPLE]
+    except sqlite3.Error:
+        return False
+    return got == [encode_basestring(s) for s in _SAMPLE]

@@ -1,0 +1,208 @@
+"""Prepared lines written by SQLite itself (migration_kit/engine/export_sql.py) while the
+file is written: the same prepared data and file as the reference path, or, for a value
+SQLite would write otherwise, the lines written by Python (and the history says which).
+
+* Each SQL text is checked against Python's text value by value: random doubles in
+  decimal columns of every scale (the guard around ``printf``), random dates and text.
+* Whole exports against ``engine: rows`` with values the fast texts do not cover
+  (control characters, more digits than the column's scale, huge numbers, bad dates).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import (
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    create_engine,
+    insert,
+)
+
+from migration_kit import api
+from migration_kit.engine import export_sql
+from migration_kit.jsonio import value_text
+
+from .test_export_engines import (
+    compare,
+    documents,
+    fill_erp,
+    save_scenarios,
+    setup_providers,
+    tricky_documents,
+)
+
+
+def last_note(ws, name: str) -> str | None:
+    """How the last export that prepared first wrote its prepared lines."""
+    notes = [r["counts"]["prepared_lines"] for r in api.history_of(ws, name)
+             if r["action"] == "prepare" and "prepared_lines" in (r["counts"] or {})]
+    return notes[-1] if notes else None
+
+
+# -- one value at a time ---------------------------------------------------------------
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """A SQLite table of a decimal column per scale, a date and a text column, written
+    through SQLAlchemy as the ERP's tables are."""
+    engine = create_engine(f"sqlite:///{tmp_path_factory.mktemp('sql') / 'v.sqlite'}")
+    md = MetaData()
+    cols = [Column(f"n{s}", Numeric(18, s)) for s in (0, 2, 4, 6)]
+    t = Table("v", md, Column("id", Integer, primary_key=True), *cols,
+              Column("d", Date), Column("t", String(50)))
+    md.create_all(engine)
+    yield engine, t
+    engine.dispose()
+
+
+def sql_text(engine, t: Table, name: str, value) -> str | None:
+    """The SQL text of the stored value, or None where the statement fails on purpose."""
+    with engine.begin() as conn:
+        conn.execute(t.delete())
+        conn.execute(insert(t), [{"id": 1, name: value}])
+        expr = export_sql._text(f'"{name}"', t.c[name].type)
+        try:
+            return conn.exec_driver_sql(f"SELECT {expr} FROM v").scalar()
+        except Exception as e:  # noqa: BLE001 - the deliberate failure only
+            assert any(m in str(e) for m in export_sql._DELIBERATE), e
+            return None
+
+
+def python_text(engine, t: Table, name: str) -> str:
+    with engine.connect() as conn:
+        return value_text(conn.execute(t.select()).mappings().one()[name])
+
+
+doubles = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=64),
+    st.floats(-1e12, 1e12),
+    st.integers(-10 ** 10, 10 ** 10).map(lambda n: n / 100),
+    st.integers(-10 ** 12, 10 ** 12).map(lambda n: n / 10 ** 4),
+    st.integers(-10 ** 9, 10 ** 9).map(lambda n: n / 1000 + 0.0005),  # ties, near-ties
+    st.sampled_from([0.0, -0.0, 0.125, 2.675, 1.005, 0.3 + 0.1 * 2, 2 ** 53 + 1.0,
+                     9007199254740993, -(2 ** 63), 1e15, 5e-05, 1e-07]))
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+@given(x=doubles, scale=st.sampled_from([0, 2, 4, 6]))
+def test_decimal_text_is_pythons_or_none(scratch, x, scale):
+    engine, t = scratch
+    name = f"n{scale}"
+    got = sql_text(engine, t, name, x)
+    if got is not None:
+        assert got == python_text(engine, t, name), (x, scale)
+
+
+def test_decimal_text_covers_the_usual_values(scratch):
+    """Values with at most the column's digits (what an import stores) take the SQL text."""
+    engine, t = scratch
+    for v, name in [(Decimal("864.91"), "n4"), (Decimal("6"), "n4"), (Decimal("-0.5"), "n2"),
+                    (Decimal("12345678.1234"), "n4"), (Decimal("0.01"), "n2"),
+                    (Decimal("-7"), "n0")]:
+        assert sql_text(engine, t, name, v) == python_text(engine, t, name) is not None, v
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(v=st.one_of(st.none(), st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)),
+                   st.text(max_size=12)))
+def test_date_and_text_are_pythons(scratch, v):
+    engine, t = scratch
+    name = "t" if isinstance(v, str) else "d"
+    got = sql_text(engine, t, name, v)
+    assert got == python_text(engine, t, name)  # never failing: every value has its text
+
+
+def test_a_bad_stored_date_fails_the_statement(scratch):
+    engine, t = scratch
+    with engine.begin() as conn:
+        conn.execute(t.delete())
+        conn.exec_driver_sql("INSERT INTO v (id, d) VALUES (1, '2024-02-30')")
+        expr = export_sql._text('"d"', t.c["d"].type)
+        with pytest.raises(Exception, match="malformed JSON"):
+            conn.exec_driver_sql(f"SELECT {expr} FROM v").scalar()
+
+
+def test_json_quote_matches_pythons_json_here():
+    c = sqlite3.connect(":memory:")
+    # every code point of the BMP but surrogates, and some astral ones
+    for start in range(0, 0x10000, 4096):
+        s = "".join(chr(i) for i in range(start, start + 4096) if not 0xD800 <= i < 0xE000)
+        assert c.execute("SELECT json_quote(?)", (s,)).fetchone()[0] == value_text(s)
+
+
+# -- whole exports ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("export_sql")
+    w = api.init_workspace(tmp / "ws")
+    setup_providers(w, tmp)
+    yield w
+    w.dispose()
+
+
+def test_plain_scenario_takes_the_database_path(ws):
+    fill_erp(ws, tricky_documents())
+    save_scenarios(ws, "csv", "plain", "doc_type")
+    compare(ws, "csv")
+    assert last_note(ws, "csv_columns") == "written by the database, while the file was written"
+
+
+def test_formula_scenario_writes_its_lines_in_python(ws):
+    fill_erp(ws, tricky_documents())
+    save_scenarios(ws, "csv", "formula", "none")
+    compare(ws, "csv")
+    assert last_note(ws, "csv_columns") == "written by Python: formulas need Python"
+
+
+def test_a_value_with_more_digits_than_its_column_is_written_by_python(ws):
+    docs = tricky_documents()
+    docs[1]["lines"][0]["UnitPrice"] = Decimal("1.23456")  # the column keeps 4 digits
+    fill_erp(ws, docs)
+    save_scenarios(ws, "csv", "plain", "none")
+    compare(ws, "csv")
+    assert last_note(ws, "csv_columns").startswith("written by Python: a value the database")
+
+
+def test_too_many_restricted_values_are_written_by_python(ws, monkeypatch):
+    monkeypatch.setattr(export_sql, "MAX_COMBOS", 1)
+    fill_erp(ws, tricky_documents())
+    save_scenarios(ws, "csv", "plain", "line")
+    compare(ws, "csv")
+    assert "combinations" in last_note(ws, "csv_columns")
+
+
+wild_text = st.one_of(st.none(), st.text(max_size=8))  # control characters too
+wild_decimal = st.one_of(st.none(), st.decimals(allow_nan=False, allow_infinity=False,
+                                                places=6, min_value=-10 ** 12,
+                                                max_value=10 ** 12))
+
+
+@st.composite
+def wild_documents(draw):
+    docs = draw(documents())
+    for d in docs:
+        d["Description"] = draw(wild_text)
+        for ln in d["lines"]:
+            ln["Description"] = draw(wild_text)
+            ln["UnitPrice"] = draw(wild_decimal)
+    return docs
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@example(docs=tricky_documents(), restrictions="line")
+@given(docs=wild_documents(), restrictions=st.sampled_from(["none", "doc_type", "line"]))
+def test_database_lines_agree_with_the_reference(ws, docs, restrictions):
+    fill_erp(ws, docs)
+    save_scenarios(ws, "csv", "plain", restrictions)
+    compare(ws, "csv")
+    assert last_note(ws, "csv_columns").startswith("written by")
