@@ -254,10 +254,12 @@ def _export(ws: Workspace, sc: Scenario, prov: Provider, cols: list[str],
             fv: FileVersion = store_written_version(ws, prov, tmp, conn)
             bad = {f["record"] for f in failed}
             ok = sorted(written - bad)
-            if ok:
-                conn.execute(update(PR).where(and_(PR.c.scenario == bindparam("s"),
-                                                   PR.c.record_no == bindparam("r")))
-                             .values(processed=True), [{"s": sc.name, "r": r} for r in ok])
+            if ok:  # one statement per run of consecutive record numbers
+                conn.execute(update(PR).where(and_(
+                    PR.c.scenario == bindparam("s"),
+                    PR.c.record_no.between(bindparam("lo"), bindparam("hi"))))
+                    .values(processed=True),
+                    [{"s": sc.name, "lo": lo, "hi": hi} for lo, hi in _runs(ok)])
             if failed:
                 firsts: dict[int, dict] = {}
                 for f in failed:
@@ -280,6 +282,17 @@ def _export(ws: Workspace, sc: Scenario, prov: Provider, cols: list[str],
         if tmp.exists():
             tmp.unlink()
     return summary
+
+
+def _runs(numbers: list[int]) -> Iterator[tuple[int, int]]:
+    """The sorted ``numbers`` as (first, last) of each run of consecutive ones."""
+    lo = prev = numbers[0]
+    for n in numbers[1:]:
+        if n != prev + 1:
+            yield lo, prev
+            lo = n
+        prev = n
+    yield lo, prev
 
 
 TMP_PREFIX = ".export-"

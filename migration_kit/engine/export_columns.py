@@ -67,6 +67,7 @@ from .progress import progress_bar
 PR = db.prepared_record
 PL = db.prepared_line
 MEMO_SIZE = 20_000  # distinct values remembered per column (then the memo starts again)
+LOOK_EVERY = 8  # batches between two looks at how distinct a column's values are
 READ_BATCH = 20_000  # rows read per batch (whole documents: a batch may hold more)
 
 # (rows written, the records of the rows written, the rows that failed)
@@ -99,6 +100,9 @@ class _Memo(dict):
         super().__init__()
         self.fn = fn
         self.any_key = any_key
+        self.distinct = False  # the last look found mostly distinct values
+        self.looks = 0  # batches until the next look (a column keeps its kind: it is
+        # looked at every LOOK_EVERY batches, not on every one)
 
     def __missing__(self, k: Any) -> Any:
         v = self.fn(k)
@@ -111,8 +115,12 @@ class _Memo(dict):
     def map(self, col: Iterable[Any]) -> list[Any]:
         col = col if isinstance(col, list | tuple) else list(col)
         try:
-            if len(col) >= 256 and len(set(col)) * 2 > len(col):
+            if self.looks == 0 and len(col) >= 256:
                 # mostly distinct values (line texts, amounts): a memo would miss anyway
+                self.distinct = len(set(col)) * 2 > len(col)
+                self.looks = LOOK_EVERY
+            self.looks = max(self.looks - 1, 0)
+            if self.distinct:
                 return list(map(self.fn, col))
             return list(map(self.__getitem__, col))
         except TypeError:  # a value that cannot be a key

@@ -57,7 +57,7 @@ class InDatabase:
     when a value made the statement fail (nothing written: the caller writes the lines)."""
 
     sql: str
-    params: list[Any]
+    params: dict[str, Any]
     _thread: threading.Thread | None = None
     _result: list[Any] = field(default_factory=list)
 
@@ -96,6 +96,8 @@ def plan(conn: Connection, store: ERPStore, window_id: str, scenario: str,
     values of ``restricted_fields`` passes the scenario's restrictions (None: none)."""
     if conn.dialect.name != "sqlite":
         return f"database {conn.dialect.name}"
+    if sqlite3.sqlite_version_info < (3, 35):
+        return f"SQLite {sqlite3.sqlite_version} (3.35 or newer writes the lines)"
     if not _json_quote_matches(conn):
         return "this SQLite's json_quote writes other text than Python's JSON"
     st, dt_, cols = flat_columns(store, window_id, fields)
@@ -107,43 +109,63 @@ def plan(conn: Connection, store: ERPStore, window_id: str, scenario: str,
             return None  # not a field of the window: always empty
         return ("s." if c.table is st else "d.") + prep.quote(c.name)
 
-    params: list[Any] = [scenario]
+    params: dict[str, Any] = {"scenario": scenario}
+
+    def bind(v: Any) -> str:
+        params[f"p{len(params)}"] = v
+        return f":p{len(params) - 1}"
+
+    summary_level = [col.field is not None and (ref(col.field) or "").startswith("s.")
+                     for col in columns]
     texts = []
-    for col in columns:
-        if col.field is not None:
-            texts.append(_text(ref(col.field), cols[col.field].type
-                               if ref(col.field) else None))
-        elif col.constant is not None:
-            texts.append("?")
-            params.append(col.constant)
-        else:
-            texts.append("'null'")
+    heads = []  # a document's texts, computed once per document (not once per line)
+    for col, head in zip(columns, summary_level):
+        if col.field is None:
+            texts.append(bind(col.constant) if col.constant is not None else "'null'")
+            continue
+        text = _text(ref(col.field), cols[col.field].type if ref(col.field) else None)
+        if head and dt_ is not None:
+            heads.append(f"{text} AS t{len(heads)}")
+            text = f"h.t{len(heads) - 1}"
+        texts.append(text)
     data = "'[' || " + (" || ',' || ".join(texts) if texts else "''") + " || ']'"
-    source = f"{prep.format_table(st)} AS s"
-    order = 's."_id"'
-    if dt_ is not None:
-        source += f' LEFT OUTER JOIN {prep.format_table(dt_)} AS d ON d."_doc_id" = s."_id"'
-        order = 's."_id", d."_id"'
+    summary = f"{prep.format_table(st)} AS s"
+    detail = (f' LEFT OUTER JOIN {prep.format_table(dt_)} AS d ON d."_doc_id" = s."_id"'
+              if dt_ is not None else "")
     where = ""
+    line_level = False  # the restrictions read a line's field
     if kept is not None:
         refs = [ref(i) or "NULL" for i in restricted_fields]
+        line_level = any(r.startswith("d.") for r in refs)
         got = conn.connection.dbapi_connection.execute(
-            f"SELECT DISTINCT {', '.join(refs)} FROM {source} LIMIT {MAX_COMBOS + 1}"
-        ).fetchall()
+            f"SELECT DISTINCT {', '.join(refs)} FROM {summary}"
+            f"{detail if line_level else ''} LIMIT {MAX_COMBOS + 1}").fetchall()
         if len(got) > MAX_COMBOS:
             return f"the restricted fields hold more than {MAX_COMBOS} combinations of values"
         keep = [tuple(c) for c in got if kept(tuple(c))]
         drop = [tuple(c) for c in got if not kept(tuple(c))]
         if drop:
             listed = keep if len(keep) <= len(drop) else drop
-            match = " OR ".join("(" + " AND ".join(f"{r} IS ?" for r in refs) + ")"
-                                for _ in listed) or "0"
+            match = " OR ".join("(" + " AND ".join(f"{r} IS {bind(v)}"
+                                                   for r, v in zip(refs, c)) + ")"
+                                for c in listed) or "0"
             where = f" WHERE {match}" if listed is keep else f" WHERE NOT ({match})"
-            params += [v for c in listed for v in c]
     pl = db.prepared_line
     target = f"{prep.format_table(pl)} ({', '.join(prep.quote(n) for n in pl.c.keys())})"
-    sql = (f"INSERT INTO {target} SELECT ?, row_number() OVER (ORDER BY {order}), "
-           f'dense_rank() OVER (ORDER BY s."_id"), NULL, {data} FROM {source}{where}')
+    if dt_ is None:  # one line per document
+        sql = (f'INSERT INTO {target} SELECT :scenario, row_number() OVER (ORDER BY s."_id"), '
+               f'row_number() OVER (ORDER BY s."_id"), NULL, {data} FROM {summary}{where}')
+        return InDatabase(sql, params)
+    # the documents (kept by restrictions on their own fields), numbered, with their texts;
+    # restrictions on a line's field drop lines, and a document without one is no record
+    doc_where, line_where = ("", where) if line_level else (where, "")
+    record = 'dense_rank() OVER (ORDER BY h."id")' if line_level else 'h."rec"'
+    docs = (f'SELECT s."_id" AS "id", row_number() OVER (ORDER BY s."_id") AS "rec"'
+            f"{''.join(', ' + h for h in heads)} FROM {summary}{doc_where}")
+    source = f'h JOIN {summary} ON s."_id" = h."id"{detail}'
+    sql = (f"INSERT INTO {target} WITH h AS MATERIALIZED ({docs}) "
+           f'SELECT :scenario, row_number() OVER (ORDER BY h."id", d."_id"), {record}, NULL, '
+           f"{data} FROM {source}{line_where}")
     return InDatabase(sql, params)
 
 
