@@ -37,11 +37,11 @@ from itertools import accumulate, chain, compress, repeat
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import Integer, Numeric, and_, select
 
 from .. import db
 from ..catalog.versions import Provider, load_provider
-from ..erp.bulk_read import flat_batches
+from ..erp.bulk_read import flat_batches, flat_columns
 from ..erp.store import bulk_insert_columns
 from ..errors import FormulaRuntimeError, Location, SourceError
 from ..jsonio import value_text as jtext
@@ -160,6 +160,8 @@ class _Batch:
     record_nos: list[int]
     columns: list[list[Any]]
     typed: list[Callable[[Any], Any] | None] | None = None
+    # where set, ``typed[j]`` is SQLite's decimal processor, ``Decimal("%.{s}f" % raw)``
+    scales: list[int | None] | None = None
 
 
 @dataclass
@@ -186,8 +188,8 @@ def prepare(ws: Workspace, sc: Scenario, progress: bool) -> PrepareSummary:
             return stop.value
 
 
-def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool,
-             in_db: bool = False) -> Generator[_Batch, None, PrepareSummary]:
+def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
+             ) -> Generator[_Batch, None, PrepareSummary]:
     """Prepare the export (what ``export._prepare`` stores, in bulk); with ``values``,
     yield each batch's rows of records without an error for the writer."""
     window = ws.windows.get(sc.window)
@@ -230,7 +232,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool,
     counts = [0, 0, 0, 0]  # lines, records, filtered, errors
 
     def passes(conn: Any, read: Any, *, texts: bool, records_to: list[list[Any]] | None,
-               values: bool) -> Generator[_Batch, None, None]:
+               values: bool, shown: bool = True) -> Generator[_Batch, None, None]:
         """One pass over the documents: with ``texts``, the prepared lines are written (and
         the records, unless ``records_to`` collects their columns); with ``values``, each
         batch's rows of records without an error are yielded for the writer."""
@@ -240,6 +242,8 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool,
         typed = [_Memo(p, True) if p is not None else None for p in procs]
         to_erp = [p if p is not None else _identity for p in procs]
         pass_typed = [to_erp[raw_of[j]] if j in raw_of else None for j in range(width)]
+        pass_scales = [scales[raw_of[j]] if j in raw_of and procs[raw_of[j]] is not None
+                       else None for j in range(width)]
 
         def value_of(i: int, col: list[Any]) -> list[Any]:
             m = typed[i]
@@ -360,7 +364,8 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool,
                                         [[sc.name] * k, line_nos, rec_nos, [None] * k, data])
                 counts[0] += k
                 counts[1] += n_rec
-                bar.update(k)
+                if shown:  # (a second pass is not shown twice)
+                    bar.update(k)
                 if values:
                     nones = [None] * k
                     vcols = [c if c is not None else nones for c in jv]
@@ -370,16 +375,18 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool,
                         rec_nos = list(compress(rec_nos, ok))
                         vcols = [list(compress(c, ok)) for c in vcols]
                     if line_nos:
-                        yield _Batch(line_nos, rec_nos, vcols, pass_typed)
+                        yield _Batch(line_nos, rec_nos, vcols, pass_typed, pass_scales)
         finally:
             batches.close()
 
-    # Prepared lines written by the database (export_sql) while this pass reads for the
-    # file: only where the lines are all plain fields and constants (formulas are Python)
+    # Prepared lines written by the database (export_sql) while the pass reads the same
+    # documents: only where the lines are all plain fields and constants (formulas are
+    # Python)
+    scales = _decimal_scales(ws, sc, list(fields))
     lines_db: list[export_sql.InDatabase] = []
-    sql_columns = _sql_columns(lines_, width) if in_db else None
+    sql_columns = _sql_columns(lines_, width)
     note: list[str] = []  # how the prepared lines were written, for the history
-    if in_db and sql_columns is None:
+    if sql_columns is None:
         note.append("written by Python: formulas need Python")
     with ws.transaction() as conn:
         run = history.start(conn, sc.name, "prepare", ws.user)
@@ -398,12 +405,15 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool,
                     note.append("written by Python: a value the database does not write "
                                 "as Python does (the database's lines were undone)")
                     pr_cols = []
-                    for _ in passes(conn, read, texts=True, records_to=None, values=False):
+                    for _ in passes(conn, read, texts=True, records_to=None, values=False,
+                                    shown=False):
                         pass
                 elif lines_db:
-                    assert written == counts[0], (written, counts)
+                    if written != counts[0]:  # the two reads must agree line for line
+                        raise RuntimeError(f"the database wrote {written} prepared lines, "
+                                           f"the documents read have {counts[0]}")
                     bulk_insert_columns(conn, PR, _PR_NAMES, pr_cols)
-                    note.append("written by the database, while the file was written")
+                    note.append("written by the database, in a second thread")
         bar.close()
         save_prepared_state(conn, sc, columns, None)
         lines, records, filtered, errors = counts
@@ -411,6 +421,20 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool,
         history.finish(conn, run, status="done", counts={
             **summary.to_dict(), **({"prepared_lines": note[-1]} if note else {})})
     return summary
+
+
+def _decimal_scales(ws: Workspace, sc: Scenario, fields: list[str]) -> list[int | None]:
+    """Each field's decimal scale where SQLite hands out its raw numbers (a float or an
+    int that SQLAlchemy's processor formats with that many digits), else None."""
+    if ws.db_engine.dialect.name != "sqlite":
+        return [None] * len(fields)
+    out: list[int | None] = []
+    for c in flat_columns(ws.store, sc.window, fields)[2]:
+        t = getattr(c, "type", None)
+        ok = isinstance(t, Numeric) and not isinstance(t, Integer) and t.asdecimal \
+            and t.scale is not None and 0 <= t.scale <= 6
+        out.append(t.scale if ok else None)
+    return out
 
 
 def _sql_columns(lines: list[_Line], width: int) -> list[export_sql.Column] | None:
@@ -440,7 +464,7 @@ def prepare_and_write(ws: Workspace, sc: Scenario, prov: Provider, cols: list[st
     """Prepare and write in one pass. When the write fails, the prepare still finishes
     and commits (as a prepare run before the export would have) before the error goes
     on."""
-    gen = _prepare(ws, sc, progress, values=True, in_db=True)
+    gen = _prepare(ws, sc, progress, values=True)
     batches = _Drained(gen)
     try:
         return _write(ws, sc, prov, cols, tmp, progress, batches)
@@ -521,8 +545,10 @@ class _Checks:
     value: the check would parse the decimal's own text)."""
 
     def __init__(self, prov: Provider, cols: list[str], neutral: bool,
-                 final: Callable[[Any], Any] | None = None):
+                 final: Callable[[Any], Any] | None = None,
+                 number: Callable[[str], str] | None = None):
         limit = cell_limit(prov)
+        self.number = number  # with ``final``: the final text of a decimal's own text
         self.checks = []
         self.specs = column_specs(prov, cols)
         self.failing = [False] * len(cols)
@@ -532,16 +558,20 @@ class _Checks:
             self.checks.append(safe if final is None else _finally(safe, final))
         self.memos: list[_Memo] | None = None
 
-    def _memos(self, typed: list[Callable[[Any], Any] | None] | None) -> list[_Memo]:
+    def _memos(self, b: _Batch) -> list[_Memo]:
         if self.memos is None:
             self.memos = []
             for j, (check, f) in enumerate(zip(self.checks, self.specs)):
-                to = typed[j] if typed is not None else None
+                to = b.typed[j] if b.typed is not None else None
                 if to is None:
                     self.memos.append(_Memo(check, False))
                     continue
                 decimal = f is not None and f.type == "decimal"
-                self.memos.append(_Memo(self._raw_check(to, check, decimal, j), True))
+                run = self._raw_check(to, check, decimal, j)
+                scale = b.scales[j] if b.scales is not None else None
+                if decimal and scale is not None and self.number is not None:
+                    run = _decimal_text(run, scale, self.number)
+                self.memos.append(_Memo(run, True))
         return self.memos
 
     def _raw_check(self, to: Callable[[Any], Any], check: Callable[[Any], Any],
@@ -562,7 +592,7 @@ class _Checks:
         """The batch's checked columns, the rows to write (None: all) and the failures."""
         out = []
         bad: dict[int, dict[str, str]] = {}
-        for j, (memo, col) in enumerate(zip(self._memos(b.typed), b.columns)):
+        for j, (memo, col) in enumerate(zip(self._memos(b), b.columns)):
             got = memo.map(col)
             out.append(got)
             if self.failing[j]:
@@ -574,6 +604,26 @@ class _Checks:
         failed = [{"line": b.line_nos[i], "record": b.record_nos[i], **bad[i]}
                   for i in sorted(bad)]
         return out, [i not in bad for i in range(len(b.line_nos))], failed
+
+
+def _decimal_text(slow: Callable[[Any], Any], scale: int, number: Callable[[str], str]
+                  ) -> Callable[[Any], Any]:
+    """``slow`` (the processor's Decimal, ``plain_decimal``, the CSV text) for a raw SQLite
+    number, by string work: the processor's digits without trailing zeros are the plain
+    decimal's text (below 10**15, with at most 6 digits: no exponent, all within
+    Decimal's precision)."""
+    fmt = f"%.{scale}f"
+
+    def run(raw: Any) -> Any:
+        t = type(raw)
+        if (t is float or t is int) and -1e15 < raw < 1e15:
+            text = fmt % raw
+            if "." in text:
+                text = text.rstrip("0").rstrip(".")
+            return number(text)
+        return slow(raw)
+
+    return run
 
 
 def _finally(safe: Callable[[Any], Any], final: Callable[[Any], Any]
@@ -669,7 +719,10 @@ def _write_csv(prov: Provider, cols: list[str], tmp: Path, batches: Iterable[_Ba
     def final(v: Any) -> str:
         return quote(v if type(v) is str else null_text if v is None else fmt(v))
 
-    checks = _Checks(prov, cols, neutral, final)
+    def number(text: str) -> str:  # a decimal's text, as final writes the Decimal
+        return quote(text.replace(".", fmt.sep) if fmt.sep != "." else text)
+
+    checks = _Checks(prov, cols, neutral, final, number)
     one = len(cols) == 1
     n = 0
     with open(tmp, "a", encoding=d.enc, newline="", errors="strict") as f:

@@ -1,23 +1,24 @@
-"""An export's prepared lines written by the database itself (SQLite), while the file is
-written from the same documents in Python: the two cores work at once.
+"""An export's prepared lines written by the database itself (SQLite), while Python reads
+the same documents for the prepared records and the file: the two cores work at once.
 
-``export_columns.prepare_and_write`` (an export that prepares first) reads the window's
-documents once for the file. The prepared lines hold each line's values as compact JSON
-text; for a scenario of plain fields and constants, SQLite builds that very text in one
-``INSERT ... SELECT`` over the same join (``json_quote`` for text, ``printf`` for decimals,
-``row_number``/``dense_rank`` for the line and record numbers), in a thread: one statement
-runs in C without the GIL, so the file's Python work goes on beside it. The prepared
-records (their keys are the reference path's JSON) are written from Python as before.
+The prepared lines hold each line's values as compact JSON text; for a scenario of plain
+fields and constants, SQLite builds that very text in one ``INSERT ... SELECT`` over the
+window's join (``json_quote`` for text, ``printf`` for decimals, a document's texts once
+per document in a materialized CTE, ``row_number``/``dense_rank`` for the line and record
+numbers), in a thread: one statement runs in C without the GIL, so the Python work of
+``export_columns`` (the records, whose keys are the reference path's JSON, and in an
+export that prepares first the file) goes on beside it.
 
 Exactly the reference path's text, or none: each value's SQL text is used only where it
 is provably the one Python writes (a decimal only where ``printf``'s digits read back as
 the stored number and the number is small enough for those digits to be the correctly
-rounded ones; a date only when SQLite reads it back as itself, February 30 not). Any other value makes the
-statement fail on purpose (``json(']' ...)``), it is undone (SQLite undoes a failed
-statement), and the caller writes the prepared lines itself, as without this module.
-:func:`plan` says why a scenario does not take this path (formulas, another database,
-more restriction values than :data:`MAX_COMBOS`, an SQLite whose ``json_quote`` writes
-other text than Python's JSON).
+rounded ones; a date only when SQLite reads it back as itself, February 30 not). Any
+other value makes the statement fail on purpose (``json(']' ...)``), SQLite undoes the
+failed statement, and the caller writes the prepared lines in Python, as without this
+module. :func:`plan` says why a scenario does not take this path (another database, an
+SQLite before 3.35 or whose ``json_quote`` writes other text than Python's JSON, more
+restricted combinations of values than :data:`MAX_COMBOS`); formulas are the caller's
+reason.
 """
 
 from __future__ import annotations
