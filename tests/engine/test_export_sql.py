@@ -33,6 +33,7 @@ from migration_kit import api
 from migration_kit.engine import export_sql
 from migration_kit.jsonio import value_text
 
+from ..helpers import SAMPLES
 from .test_export_engines import (
     compare,
     documents,
@@ -208,3 +209,36 @@ def test_database_lines_agree_with_the_reference(ws, docs, restrictions):
     save_scenarios(ws, "csv", "plain", restrictions)
     compare(ws, "csv")
     assert last_note(ws, "csv_columns").startswith("written by")
+
+
+def test_decimal_comma_and_semicolons_agree_with_the_reference(ws, tmp_path):
+    """A decimal's CSV text (written by string work from SQLite's raw number) with the
+    provider's decimal separator, where it is also the delimiter of another file."""
+    from migration_kit.scenarios.model import MappingLine, Scenario
+
+    from ..helpers import INVOICE_MAP
+
+    header = (SAMPLES / "sales_invoices.csv").read_text(encoding="utf-8").splitlines()[0]
+    row = ["INV-1", "C1", "2024-03-01", "2024-03-31", "d", "F", "S", "10,5", "189,50", "0,5",
+           "3000"]
+    for name, sep, delim in (("semi", ",", ";"), ("commas", ",", ",")):
+        src = tmp_path / f"{name}.csv"
+        quoted = [f'"{v}"' if delim in v else v for v in row]
+        src.write_text(header.replace(",", delim) + "\n" + delim.join(quoted) + "\n",
+                       encoding="utf-8")
+        api.add_provider(ws, f"out_{name}", src, params={
+            "delimiter": delim, "decimal_separator": sep, "encoding": "utf-8"})
+        for engine in ("rows", "columns"):
+            api.save_scenario(ws, Scenario(
+                name=f"{name}_{engine}", kind="export", window="AR301000",
+                provider=f"out_{name}", options={"engine": engine},
+                mapping=[MappingLine(target=t, source=s) for t, s in INVOICE_MAP.items()]))
+        docs = tricky_documents()
+        docs[0]["lines"] = [{"InventoryID": "I", "Description": "d", "Quantity": q,
+                             "UnitPrice": Decimal("1234.5"), "DiscountPercent": Decimal("0"),
+                             "AccountID": "3000"}
+                            for q in (Decimal("-0.0001"), Decimal("100000"), Decimal("0.5"),
+                                      Decimal("-12.25"), Decimal("99999999.9999"))]
+        fill_erp(ws, docs)
+        compare(ws, name)
+        assert last_note(ws, f"{name}_columns") == "written by the database, in a second thread"
