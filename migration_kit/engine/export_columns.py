@@ -259,7 +259,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
         out_jt = _Memo(jtext, False)
         out_jv = _Memo(jvalue, False)
         try:
-            if lines_db is not None and not texts:
+            if not texts:  # the lines from the database, if it can write them
                 started = export_sql.plan(conn, ws.store, sc.window, sc.name, sql_columns,
                                           list(fields), r_idx,
                                           restricted if sc.restrictions else None)
