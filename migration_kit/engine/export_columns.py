@@ -432,7 +432,7 @@ def _decimal_scales(ws: Workspace, sc: Scenario, fields: list[str]) -> list[int 
     for c in flat_columns(ws.store, sc.window, fields)[2]:
         t = getattr(c, "type", None)
         ok = isinstance(t, Numeric) and not isinstance(t, Integer) and t.asdecimal \
-            and t.scale is not None and 0 <= t.scale <= 6
+            and t.decimal_return_scale is None and t.scale is not None and 0 <= t.scale <= 6
         out.append(t.scale if ok else None)
     return out
 

@@ -182,7 +182,8 @@ def _text(c: str | None, t: Any) -> str:
         return "'null'"
     if isinstance(t, Numeric) and not isinstance(t, Integer):
         s = t.scale
-        if not t.asdecimal or s is None or not 0 <= s <= 14:
+        if not t.asdecimal or t.decimal_return_scale is not None or s is None \
+                or not 0 <= s <= 14:
             return f"CASE WHEN {c} IS NULL THEN 'null' ELSE {_fail(c)} END"
         fmt = f"printf('%.{s}f', {c})"
         zeros = "." + "0" * s if s else ""
