@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from array import array
 from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
@@ -205,6 +206,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
         return fields.setdefault(name, len(fields))
 
     key_idx = [(k, need(f"{window.summary}.{k}")) for k in window.key_fields]
+    key_names = [k for k, _ in key_idx]
     lines_: list[_Line] = []
     for m in sc.active_mapping():
         if not m.target:
@@ -231,7 +233,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
     bar = progress_bar(progress, desc=f"prepare {sc.name}", unit="rows")
     counts = [0, 0, 0, 0]  # lines, records, filtered, errors
 
-    def passes(conn: Any, read: Any, *, texts: bool, records_to: list[list[Any]] | None,
+    def passes(conn: Any, read: Any, *, texts: bool, records_to: _Records | None,
                values: bool, shown: bool = True) -> Generator[_Batch, None, None]:
         """One pass over the documents: with ``texts``, the prepared lines are written (and
         the records, unless ``records_to`` collects their columns); with ``values``, each
@@ -268,8 +270,8 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                     records_to = None
                     note.append(f"written by Python: {started}")
                 else:
-                    lines_db.append(started)
                     started.start(conn)  # the connection is the thread's until wait()
+                    lines_db.append(started)
             for b in batches:
                 lines, records = counts[0], counts[1]
                 ids, raw = b.doc_ids, b.columns
@@ -292,8 +294,8 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                                                        sizes)))
                 lasts = list(accumulate(sizes, initial=lines))
                 firsts = [i - lines for i in lasts[:-1]]  # each record's first row
-                keys = [{kf: _text(to_erp[i](raw[i][r])) for kf, i in key_idx}
-                        for r in firsts] if key_idx else [{} for _ in sizes]
+                key_values = [[_text(to_erp[i](raw[i][r])) for r in firsts]
+                              for _kf, i in key_idx]
                 line_nos = list(range(lines + 1, lines + k + 1))
                 # the mapping, column by column (the last line of a column wins)
                 jt: list[list[str] | None] = [None] * width
@@ -348,14 +350,15 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                             err[r], err_field[r] = message, target
                             counts[3] += 1
                             bad_recs.add(rec_nos[i])
-                pr = [[sc.name] * n_rec, list(range(base, base + n_rec)),
-                      [i + 1 for i in lasts[:-1]], lasts[1:], keys, [True] * n_rec,
-                      [False] * n_rec, err, err_field]
-                if records_to is not None:
-                    for acc, c in zip(records_to, pr):
-                        acc.extend(c)
+                if records_to is not None:  # (no formula: no error)
+                    records_to.add(sizes, key_values)
                 else:
-                    bulk_insert_columns(conn, PR, _PR_NAMES, pr)
+                    keys = [dict(zip(key_names, v)) for v in zip(*key_values)] \
+                        if key_idx else [{} for _ in sizes]
+                    bulk_insert_columns(conn, PR, _PR_NAMES, [
+                        [sc.name] * n_rec, list(range(base, base + n_rec)),
+                        [i + 1 for i in lasts[:-1]], lasts[1:], keys, [True] * n_rec,
+                        [False] * n_rec, err, err_field])
                 if texts:
                     nulls = ["null"] * k
                     data = list(map("[{}]".format, map(",".join, zip(
@@ -395,7 +398,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
             if sql_columns is None:
                 yield from passes(conn, read, texts=True, records_to=None, values=values)
             else:
-                pr_cols: list[list[Any]] = [[] for _ in _PR_NAMES]
+                pr_cols = _Records(key_names)
                 try:
                     yield from passes(conn, read, texts=False, records_to=pr_cols,
                                       values=values)
@@ -404,7 +407,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                 if written is None:  # a value the database would write otherwise
                     note.append("written by Python: a value the database does not write "
                                 "as Python does (the database's lines were undone)")
-                    pr_cols = []
+                    pr_cols = _Records(key_names)  # (its memory back)
                     for _ in passes(conn, read, texts=True, records_to=None, values=False,
                                     shown=False):
                         pass
@@ -412,7 +415,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                     if written != counts[0]:  # the two reads must agree line for line
                         raise RuntimeError(f"the database wrote {written} prepared lines, "
                                            f"the documents read have {counts[0]}")
-                    bulk_insert_columns(conn, PR, _PR_NAMES, pr_cols)
+                    pr_cols.write(conn, sc.name)
                     note.append("written by the database, in a second thread")
         bar.close()
         save_prepared_state(conn, sc, columns, None)
@@ -447,6 +450,35 @@ def _sql_columns(lines: list[_Line], width: int) -> list[export_sql.Column] | No
         out[ln.pos] = (export_sql.Column(field=ln.field) if ln.kind == "plain"
                        else export_sql.Column(constant=jtext(ln.value)))
     return out
+
+
+class _Records:
+    """The prepared records of a pass whose lines the database writes (records numbered
+    from 1, without errors): each one's line count and key values, kept compact until
+    the lines are in, then written in chunks."""
+
+    def __init__(self, names: list[str]):
+        self.names = names
+        self.sizes = array("q")
+        self.keys: list[list[Any]] = [[] for _ in names]
+
+    def add(self, sizes: list[int], key_values: list[list[Any]]) -> None:
+        self.sizes.extend(sizes)
+        for acc, values in zip(self.keys, key_values):
+            acc.extend(values)
+
+    def write(self, conn: Any, scenario: str, chunk: int = 20_000) -> None:
+        last = 0
+        for lo in range(0, len(self.sizes), chunk):
+            sizes = self.sizes[lo:lo + chunk]
+            k = len(sizes)
+            lasts = list(accumulate(sizes, initial=last))
+            keys = [dict(zip(self.names, v)) for v in zip(*(c[lo:lo + k] for c in self.keys))] \
+                if self.names else [{} for _ in range(k)]
+            bulk_insert_columns(conn, PR, _PR_NAMES, [
+                [scenario] * k, list(range(lo + 1, lo + k + 1)), [i + 1 for i in lasts[:-1]],
+                lasts[1:], keys, [True] * k, [False] * k, [None] * k, [None] * k])
+            last = lasts[-1]
 
 
 _PR_NAMES = ["scenario", "record_no", "first_line", "last_line", "key", "active", "processed",
