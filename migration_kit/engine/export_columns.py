@@ -264,7 +264,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
             if not texts:  # the lines from the database, if it can write them
                 started = export_sql.plan(conn, ws.store, sc.window, sc.name, sql_columns,
                                           list(fields), r_idx,
-                                          restricted if sc.restrictions else None)
+                                          restricted if sc.restrictions else None, key_idx)
                 if isinstance(started, str):  # not this scenario: the lines from Python
                     texts = True
                     records_to = None
@@ -272,6 +272,8 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                 else:
                     started.start(conn)  # the connection is the thread's until wait()
                     lines_db.append(started)
+                    if started.records is not None:
+                        records_to = None  # the database's too
             for b in batches:
                 lines, records = counts[0], counts[1]
                 ids, raw = b.doc_ids, b.columns
@@ -352,7 +354,7 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                             bad_recs.add(rec_nos[i])
                 if records_to is not None:  # (no formula: no error)
                     records_to.add(sizes, key_values)
-                else:
+                elif texts:
                     keys = [dict(zip(key_names, v)) for v in zip(*key_values)] \
                         if key_idx else [{} for _ in sizes]
                     bulk_insert_columns(conn, PR, _PR_NAMES, [
@@ -412,10 +414,16 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                                     shown=False):
                         pass
                 elif lines_db:
-                    if written != counts[0]:  # the two reads must agree line for line
-                        raise RuntimeError(f"the database wrote {written} prepared lines, "
-                                           f"the documents read have {counts[0]}")
-                    pr_cols.write(conn, sc.name)
+                    done = lines_db[0]
+                    if written != counts[0] or (done.records is not None
+                                                and done.records_written != counts[1]):
+                        # the two reads must agree line for line, record for record
+                        raise RuntimeError(
+                            f"the database wrote {written} prepared lines and "
+                            f"{done.records_written} records, the documents read have "
+                            f"{counts[0]} and {counts[1]}")
+                    if done.records is None:
+                        pr_cols.write(conn, sc.name)
                     note.append("written by the database, in a second thread")
         bar.close()
         save_prepared_state(conn, sc, columns, None)

@@ -53,12 +53,15 @@ class Column:
 
 @dataclass
 class InDatabase:
-    """The prepared lines' ``INSERT ... SELECT``, run by :meth:`start` in a thread on the
-    caller's connection (its transaction); :meth:`wait` gives the lines written, or None
-    when a value made the statement fail (nothing written: the caller writes the lines)."""
+    """The prepared lines' ``INSERT ... SELECT`` (and, where ``records`` is set, the
+    prepared records'), run by :meth:`start` in a thread on the caller's connection (its
+    transaction) under one savepoint; :meth:`wait` gives the lines written, or None when a
+    value made a statement fail (nothing written: the caller writes lines and records)."""
 
     sql: str
     params: dict[str, Any]
+    records: str | None = None  # the records' statement (None: the caller writes them)
+    records_written: int = -1
     _thread: threading.Thread | None = None
     _result: list[Any] = field(default_factory=list)
 
@@ -68,10 +71,22 @@ class InDatabase:
         def run() -> None:
             cur = dbapi.cursor()
             try:
-                cur.execute(self.sql, self.params)
-                self._result.append(cur.rowcount)
-            except sqlite3.OperationalError as e:
-                self._result.append(None if any(m in str(e) for m in _DELIBERATE) else e)
+                cur.execute("SAVEPOINT mk_export_lines")
+                try:
+                    cur.execute(self.sql, self.params)
+                    lines = cur.rowcount
+                    if self.records is not None:
+                        cur.execute(self.records, self.params)
+                        self.records_written = cur.rowcount
+                except sqlite3.OperationalError as e:
+                    cur.execute("ROLLBACK TO mk_export_lines")
+                    cur.execute("RELEASE mk_export_lines")
+                    if not any(m in str(e) for m in _DELIBERATE):
+                        raise
+                    self._result.append(None)
+                    return
+                cur.execute("RELEASE mk_export_lines")
+                self._result.append(lines)
             except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
                 self._result.append(e)
             finally:
@@ -91,10 +106,12 @@ class InDatabase:
 
 def plan(conn: Connection, store: ERPStore, window_id: str, scenario: str,
          columns: Sequence[Column], fields: list[str], restricted_fields: list[int],
-         kept: Callable[[tuple], bool] | None) -> InDatabase | str:
-    """The statement that writes ``scenario``'s prepared lines (numbered as the bulk path
-    numbers them), or why there is none. ``kept`` tells whether a combination of the raw
-    values of ``restricted_fields`` passes the scenario's restrictions (None: none)."""
+         kept: Callable[[tuple], bool] | None, keys: list[tuple[str, int]]
+         ) -> InDatabase | str:
+    """The statements that write ``scenario``'s prepared lines (numbered as the bulk path
+    numbers them) and, where they can, its records, or why there are none. ``kept`` tells
+    whether a combination of the raw values of ``restricted_fields`` passes the
+    scenario's restrictions (None: none); ``keys``: the key's names and fields."""
     if conn.dialect.name != "sqlite":
         return f"database {conn.dialect.name}"
     if sqlite3.sqlite_version_info < (3, 35):
@@ -160,6 +177,9 @@ def plan(conn: Connection, store: ERPStore, window_id: str, scenario: str,
     # the documents (kept by restrictions on their own fields), numbered, with their texts;
     # restrictions on a line's field drop lines, and a document without one is no record
     doc_where, line_where = ("", where) if line_level else (where, "")
+    records = None if line_level else _records(
+        prep, st, dt_, summary, doc_where, [(n, ref(i), cols[i].type if ref(i) else None)
+                                            for n, i in keys])
     record = 'dense_rank() OVER (ORDER BY h."id")' if line_level else 'h."rec"'
     docs = (f'SELECT s."_id" AS "id", row_number() OVER (ORDER BY s."_id") AS "rec"'
             f"{''.join(', ' + h for h in heads)} FROM {summary}{doc_where}")
@@ -167,7 +187,38 @@ def plan(conn: Connection, store: ERPStore, window_id: str, scenario: str,
     sql = (f"INSERT INTO {target} WITH h AS MATERIALIZED ({docs}) "
            f'SELECT :scenario, row_number() OVER (ORDER BY h."id", d."_id"), {record}, NULL, '
            f"{data} FROM {source}{line_where}")
-    return InDatabase(sql, params)
+    return InDatabase(sql, params, records)
+
+
+def _records(prep: Any, st: Table, dt_: Table, summary: str, where: str,
+             keys: list[tuple[str, str | None, Any]]) -> str | None:
+    """The prepared records' statement: one per document kept, its lines (at least one:
+    a document without lines is one line of empty line fields) numbered on from the
+    previous record's, its key as JSON (``json_object``: the reference's key, written
+    compactly); None where a key field is neither text nor an integer."""
+    pairs = []
+    for name, c, t in keys:
+        if c is None or not c.startswith("s.") or isinstance(t, Numeric) \
+                or not isinstance(t, String | Integer):
+            return None
+        value = c if isinstance(t, String) else \
+            f"CASE WHEN typeof({c}) = 'real' THEN {_fail(c)} ELSE {c} END"
+        pairs += [_sql_text(name), value]
+    key = f"json_object({', '.join(pairs)})"
+    pr = db.prepared_record
+    names = ["scenario", "record_no", "first_line", "last_line", "key", "active",
+             "processed", "error", "error_field"]
+    target = f"{prep.format_table(pr)} ({', '.join(prep.quote(n) for n in names)})"
+    count = (f'max((SELECT count(*) FROM {prep.format_table(dt_)} AS d '
+             f'WHERE d."_doc_id" = s."_id"), 1)')
+    docs = f'SELECT s."_id" AS "id", {count} AS "n", {key} AS "k" FROM {summary}{where}'
+    return (f"INSERT INTO {target} SELECT :scenario, r, last - n + 1, last, k, 1, 0, NULL, "
+            f'NULL FROM (SELECT row_number() OVER w AS r, n, sum(n) OVER w AS last, k '
+            f'FROM ({docs}) WINDOW w AS (ORDER BY "id"))')
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _fail(c: str) -> str:
