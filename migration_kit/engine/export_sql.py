@@ -1,21 +1,23 @@
-"""An export's prepared lines written by the database itself (SQLite), while Python reads
-the same documents for the prepared records and the file: the two cores work at once.
+"""An export's prepared lines (and records) written by the database itself (SQLite),
+while Python reads the same documents (and writes the file): the two cores work at once.
 
 The prepared lines hold each line's values as compact JSON text; for a scenario of plain
 fields and constants, SQLite builds that very text in one ``INSERT ... SELECT`` over the
 window's join (``json_quote`` for text, ``printf`` for decimals, a document's texts once
 per document in a materialized CTE, ``row_number``/``dense_rank`` for the line and record
 numbers), in a thread: one statement runs in C without the GIL, so the Python work of
-``export_columns`` (the records, whose keys are the reference path's JSON, and in an
-export that prepares first the file) goes on beside it.
+``export_columns`` goes on beside it. Where no restriction reads a line's field and the
+key fields are text or integers, a second statement writes the records (one per kept
+document, its key by ``json_object``: the reference's value, without the spaces); else
+``export_columns`` writes them from its pass.
 
 Exactly the reference path's text, or none: each value's SQL text is used only where it
 is provably the one Python writes (a decimal only where ``printf``'s digits read back as
 the stored number and the number is small enough for those digits to be the correctly
 rounded ones; a date only when SQLite reads it back as itself, February 30 not). Any
-other value makes the statement fail on purpose (``json(']' ...)``), SQLite undoes the
-failed statement, and the caller writes the prepared lines in Python, as without this
-module. :func:`plan` says why a scenario does not take this path (another database, an
+other value makes the statement fail on purpose (``json(']' ...)``), the thread rolls
+back to its savepoint, and the caller writes the prepared lines and records in Python, as
+without this module. :func:`plan` says why a scenario does not take this path (another database, an
 SQLite before 3.35 or whose ``json_quote`` writes other text than Python's JSON, more
 restricted combinations of values than :data:`MAX_COMBOS`); formulas are the caller's
 reason.
