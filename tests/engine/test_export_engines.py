@@ -180,11 +180,16 @@ def documents(draw):
     return out
 
 
-@pytest.fixture(scope="module")
-def ws(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("export_engines")
+def export_workspace(tmp: Path):
+    """A workspace with the CSV, Excel and XML providers the export scenarios write."""
     w = api.init_workspace(tmp / "ws")
     setup_providers(w, tmp)
+    return w
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    w = export_workspace(tmp_path_factory.mktemp("export_engines"))
     yield w
     w.dispose()
 

@@ -37,9 +37,9 @@ from ..helpers import SAMPLES
 from .test_export_engines import (
     compare,
     documents,
+    export_workspace,
     fill_erp,
     save_scenarios,
-    setup_providers,
     tricky_documents,
 )
 
@@ -144,9 +144,7 @@ def test_json_quote_matches_pythons_json_here():
 # -- whole exports ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("export_sql")
-    w = api.init_workspace(tmp / "ws")
-    setup_providers(w, tmp)
+    w = export_workspace(tmp_path_factory.mktemp("export_sql"))
     yield w
     w.dispose()
 
