@@ -404,8 +404,11 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                 try:
                     yield from passes(conn, read, texts=False, records_to=pr_cols,
                                       values=values)
-                finally:
-                    written = lines_db[0].wait() if lines_db else -1
+                except BaseException:  # (closed, interrupted, failed: all rolls back)
+                    if lines_db:
+                        lines_db[0].cancel()
+                    raise
+                written = lines_db[0].wait() if lines_db else -1
                 if written is None:  # a value the database would write otherwise
                     note.append("written by Python: a value the database does not write "
                                 "as Python does (the database's lines were undone)")

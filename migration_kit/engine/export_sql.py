@@ -64,11 +64,12 @@ class InDatabase:
     params: dict[str, Any]
     records: str | None = None  # the records' statement (None: the caller writes them)
     records_written: int = -1
+    _dbapi: Any = None
     _thread: threading.Thread | None = None
     _result: list[Any] = field(default_factory=list)
 
     def start(self, conn: Connection) -> None:
-        dbapi = conn.connection.dbapi_connection
+        dbapi = self._dbapi = conn.connection.dbapi_connection
 
         def run() -> None:
             cur = dbapi.cursor()
@@ -96,6 +97,13 @@ class InDatabase:
 
         self._thread = threading.Thread(target=run, name="mk-export-prepared-lines")
         self._thread.start()
+
+    def cancel(self) -> None:
+        """Stop the statement (the caller's run failed or was interrupted: its transaction
+        rolls back) and wait for the thread; what it raises is dropped."""
+        assert self._thread is not None
+        self._dbapi.interrupt()
+        self._thread.join()
 
     def wait(self) -> int | None:
         assert self._thread is not None

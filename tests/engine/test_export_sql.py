@@ -39,6 +39,7 @@ from .test_export_engines import (
     documents,
     export_workspace,
     fill_erp,
+    prepared,
     save_scenarios,
     tricky_documents,
 )
@@ -240,3 +241,26 @@ def test_decimal_comma_and_semicolons_agree_with_the_reference(ws, tmp_path):
         fill_erp(ws, docs)
         compare(ws, name)
         assert last_note(ws, f"{name}_columns") == "written by the database, in a second thread"
+
+
+def test_a_failing_pass_stops_the_database_and_writes_nothing(ws):
+    """A stored date Python cannot read fails the export's pass (as on the reference path):
+    the database's statement is stopped, nothing of the prepare is kept, no thread left."""
+    import threading
+
+    from sqlalchemy import update
+
+    fill_erp(ws, tricky_documents())
+    save_scenarios(ws, "csv", "plain", "none")
+    api.rollback(ws, "csv_columns")
+    doc_t = ws.store.tables[("AR301000", "Document")]
+    with ws.transaction() as conn:  # past the SQLAlchemy type: the raw text
+        conn.exec_driver_sql(f'UPDATE {doc_t.name} SET "Date" = \'2024-02-30\' WHERE _id = 3')
+    before = threading.active_count()
+    with pytest.raises(ValueError):
+        api.export(ws, "csv_columns", progress=False)
+    assert threading.active_count() == before
+    assert prepared(ws, "csv_columns") == ([], [])
+    assert [r["action"] for r in api.history_of(ws, "csv_columns")] == ["rollback"]
+    with ws.transaction() as conn:
+        conn.execute(update(doc_t).where(doc_t.c._id == 3).values(Date=None))
