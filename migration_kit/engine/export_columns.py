@@ -235,9 +235,11 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
 
     def passes(conn: Any, read: Any, *, texts: bool, records_to: _Records | None,
                values: bool, shown: bool = True) -> Generator[_Batch, None, None]:
-        """One pass over the documents: with ``texts``, the prepared lines are written (and
-        the records, unless ``records_to`` collects their columns); with ``values``, each
-        batch's rows of records without an error are yielded for the writer."""
+        """One pass over the documents: with ``texts``, the prepared lines and records are
+        written; without, the database writes the lines (``export_sql``, when it can: else
+        this pass takes ``texts`` after all) and ``records_to`` collects the records, or
+        the database writes those too. With ``values``, each batch's rows of records
+        without an error are yielded for the writer."""
         counts[:] = [0, 0, 0, 0]
         procs, batches = flat_batches(read, ws.store, sc.window, list(fields),
                                       batch=READ_BATCH)
