@@ -298,8 +298,9 @@ def _prepare(ws: Workspace, sc: Scenario, progress: bool, *, values: bool
                                                        sizes)))
                 lasts = list(accumulate(sizes, initial=lines))
                 firsts = [i - lines for i in lasts[:-1]]  # each record's first row
+                # (not where the database writes the records)
                 key_values = [[_text(to_erp[i](raw[i][r])) for r in firsts]
-                              for _kf, i in key_idx]
+                              for _kf, i in key_idx] if texts or records_to is not None else []
                 line_nos = list(range(lines + 1, lines + k + 1))
                 # the mapping, column by column (the last line of a column wins)
                 jt: list[list[str] | None] = [None] * width
@@ -494,8 +495,7 @@ class _Records:
             last = lasts[-1]
 
 
-_PR_NAMES = ["scenario", "record_no", "first_line", "last_line", "key", "active", "processed",
-             "error", "error_field"]
+_PR_NAMES = export_sql.RECORD_COLUMNS
 _PL_NAMES = list(PL.c.keys())  # scenario, line_no, record_no, source_line, data
 
 

@@ -38,6 +38,9 @@ from .. import db
 from ..erp.bulk_read import flat_columns
 from ..erp.store import ERPStore
 
+# the prepared record columns an export writes (the others stay empty)
+RECORD_COLUMNS = ["scenario", "record_no", "first_line", "last_line", "key", "active",
+                  "processed", "error", "error_field"]
 MAX_COMBOS = 256  # distinct values of the restricted fields a WHERE clause may list
 # json_quote must write Python's text for these (control characters, quotes, non-ASCII)
 _SAMPLE = ['a "q" \\ \n\t\r\b\f\x00\x01\x1f\x7f é ø \u2028\u2029 \ufeff 😀 日本', "", " "]
@@ -216,9 +219,7 @@ def _records(prep: Any, st: Table, dt_: Table, summary: str, where: str,
         pairs += [_sql_text(name), value]
     key = f"json_object({', '.join(pairs)})"
     pr = db.prepared_record
-    names = ["scenario", "record_no", "first_line", "last_line", "key", "active",
-             "processed", "error", "error_field"]
-    target = f"{prep.format_table(pr)} ({', '.join(prep.quote(n) for n in names)})"
+    target = f"{prep.format_table(pr)} ({', '.join(prep.quote(n) for n in RECORD_COLUMNS)})"
     count = (f'max((SELECT count(*) FROM {prep.format_table(dt_)} AS d '
              f'WHERE d."_doc_id" = s."_id"), 1)')
     docs = f'SELECT s."_id" AS "id", {count} AS "n", {key} AS "k" FROM {summary}{where}'
