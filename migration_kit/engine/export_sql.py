@@ -42,6 +42,7 @@ from ..erp.store import ERPStore
 RECORD_COLUMNS = ["scenario", "record_no", "first_line", "last_line", "key", "active",
                   "processed", "error", "error_field"]
 MAX_COMBOS = 256  # distinct values of the restricted fields a WHERE clause may list
+DOCS = "temp.mk_export_docs"  # the kept documents, numbered, with their texts
 # json_quote must write Python's text for these (control characters, quotes, non-ASCII)
 _SAMPLE = ['a "q" \\ \n\t\r\b\f\x00\x01\x1f\x7f é ø \u2028\u2029 \ufeff 😀 日本', "", " "]
 _DELIBERATE = ("malformed JSON", "JSON cannot hold BLOB values")
@@ -66,6 +67,8 @@ class InDatabase:
     sql: str
     params: dict[str, Any]
     records: str | None = None  # the records' statement (None: the caller writes them)
+    before: list[str] = field(default_factory=list)  # statements run first (same savepoint)
+    after: list[str] = field(default_factory=list)  # and last
     records_written: int = -1
     _dbapi: Any = None
     _thread: threading.Thread | None = None
@@ -79,11 +82,15 @@ class InDatabase:
             try:
                 cur.execute("SAVEPOINT mk_export_lines")
                 try:
+                    for stmt in self.before:
+                        cur.execute(stmt, self.params)
                     cur.execute(self.sql, self.params)
                     lines = cur.rowcount
                     if self.records is not None:
                         cur.execute(self.records, self.params)
                         self.records_written = cur.rowcount
+                    for stmt in self.after:
+                        cur.execute(stmt)
                 except sqlite3.OperationalError as e:
                     cur.execute("ROLLBACK TO mk_export_lines")
                     cur.execute("RELEASE mk_export_lines")
@@ -148,17 +155,30 @@ def plan(conn: Connection, store: ERPStore, window_id: str, scenario: str,
 
     summary_level = [col.field is not None and (ref(col.field) or "").startswith("s.")
                      for col in columns]
-    texts = []
-    heads = []  # a document's texts, computed once per document (not once per line)
+    texts: list[str] = []
+    # a document's texts, computed once per document (not once per line) into the
+    # documents' table; consecutive ones joined into one text
+    heads: list[str] = []
+    run: list[str] = []
+
+    def close_run() -> None:
+        if run:
+            heads.append(" || ',' || ".join(run))
+            texts.append(f'h."t{len(heads) - 1}"')
+            run.clear()
+
     for col, head in zip(columns, summary_level):
         if col.field is None:
+            close_run()
             texts.append(bind(col.constant) if col.constant is not None else "'null'")
             continue
         text = _text(ref(col.field), cols[col.field].type if ref(col.field) else None)
         if head and dt_ is not None:
-            heads.append(f"{text} AS t{len(heads)}")
-            text = f"h.t{len(heads) - 1}"
+            run.append(text)
+            continue
+        close_run()
         texts.append(text)
+    close_run()
     data = "'[' || " + (" || ',' || ".join(texts) if texts else "''") + " || ']'"
     summary = f"{prep.format_table(st)} AS s"
     detail = (f' LEFT OUTER JOIN {prep.format_table(dt_)} AS d ON d."_doc_id" = s."_id"'
@@ -187,20 +207,28 @@ def plan(conn: Connection, store: ERPStore, window_id: str, scenario: str,
         sql = (f'INSERT INTO {target} SELECT :scenario, row_number() OVER (ORDER BY s."_id"), '
                f'row_number() OVER (ORDER BY s."_id"), NULL, {data} FROM {summary}{where}')
         return InDatabase(sql, params)
-    # the documents (kept by restrictions on their own fields), numbered, with their texts;
-    # restrictions on a line's field drop lines, and a document without one is no record
+    # the documents (kept by restrictions on their own fields), numbered, with their texts,
+    # in a table keyed by the document: the lines join it in the summary's own order, so
+    # numbering them needs no sort; restrictions on a line's field drop lines, and a
+    # document without one is no record
     doc_where, line_where = ("", where) if line_level else (where, "")
     records = None if line_level else _records(
         prep, st, dt_, summary, doc_where, [(n, ref(i), cols[i].type if ref(i) else None)
                                             for n, i in keys])
-    record = 'dense_rank() OVER (ORDER BY h."id")' if line_level else 'h."rec"'
-    docs = (f'SELECT s."_id" AS "id", row_number() OVER (ORDER BY s."_id") AS "rec"'
-            f"{''.join(', ' + h for h in heads)} FROM {summary}{doc_where}")
-    source = f'h JOIN {summary} ON s."_id" = h."id"{detail}'
-    sql = (f"INSERT INTO {target} WITH h AS MATERIALIZED ({docs}) "
-           f'SELECT :scenario, row_number() OVER (ORDER BY h."id", d."_id"), {record}, NULL, '
-           f"{data} FROM {source}{line_where}")
-    return InDatabase(sql, params, records)
+    record = 'dense_rank() OVER (ORDER BY s."_id")' if line_level else 'h."rec"'
+    h_cols = "".join(f', "t{i}"' for i in range(len(heads)))
+    before = [
+        f"DROP TABLE IF EXISTS {DOCS}",
+        f'CREATE TEMP TABLE {DOCS.partition(".")[2]} ("id" INTEGER PRIMARY KEY, '
+        f'"rec" INTEGER NOT NULL{h_cols})',
+        f'INSERT INTO {DOCS} ("id", "rec"{h_cols}) SELECT s."_id", '
+        f'row_number() OVER (ORDER BY s."_id"){"".join(", " + h for h in heads)} '
+        f"FROM {summary}{doc_where}",
+    ]
+    source = f'{summary} JOIN {DOCS} AS h ON h."id" = s."_id"{detail}'
+    sql = (f'INSERT INTO {target} SELECT :scenario, row_number() OVER (ORDER BY s."_id", '
+           f'd."_id"), {record}, NULL, {data} FROM {source}{line_where}')
+    return InDatabase(sql, params, records, before=before, after=[f"DROP TABLE {DOCS}"])
 
 
 def _records(prep: Any, st: Table, dt_: Table, summary: str, where: str,
@@ -256,7 +284,7 @@ def _text(c: str | None, t: Any) -> str:
                 f"WHEN typeof({c}) = 'integer' AND abs({c}) < 9007199254740992 "
                 f"THEN '\"' || {c} || '{zeros}\"' "
                 f"WHEN typeof({c}) = 'real' AND {c} <> 0 AND abs({c}) < 1e{15 - s} "
-                f"AND CAST({fmt} AS REAL) = {c} THEN '\"' || {fmt} || '\"' "
+                f"AND CAST({fmt} AS REAL) = {c} THEN printf('\"%.{s}f\"', {c}) "
                 f"ELSE {_fail(c)} END")
     if isinstance(t, Boolean):
         return (f"CASE WHEN {c} IS NULL THEN 'null' WHEN {c} IS 1 THEN 'true' "

@@ -35,6 +35,8 @@ from migration_kit.jsonio import value_text
 
 from ..helpers import SAMPLES
 from .test_export_engines import (
+    CSV_MAP,
+    RESTRICTIONS,
     compare,
     documents,
     export_workspace,
@@ -264,3 +266,52 @@ def test_a_failing_pass_stops_the_database_and_writes_nothing(ws):
     assert [r["action"] for r in api.history_of(ws, "csv_columns")] == ["rollback"]
     with ws.transaction() as conn:
         conn.execute(update(doc_t).where(doc_t.c._id == 3).values(Date=None))
+
+
+@pytest.mark.parametrize("restrictions", ["none", "doc_type"])
+def test_the_lines_are_numbered_without_a_sort(ws, restrictions):
+    """The lines join the documents' table by its key in the summary's own order: SQLite
+    numbers them (``row_number``) as they come, with no sort of a million lines."""
+    from migration_kit.scenarios.conditions import compile_restrictions
+
+    fill_erp(ws, tricky_documents())
+    fields = list(dict.fromkeys(CSV_MAP.values()))
+    columns = [export_sql.Column(field=fields.index(f)) for f in CSV_MAP.values()]
+    kept = None
+    r_idx = []
+    if RESTRICTIONS[restrictions]:
+        keep = compile_restrictions(RESTRICTIONS[restrictions])
+        fields.append("Document.DocType")
+        r_idx = [len(fields) - 1]
+        kept = lambda key: bool(keep({"Document.DocType": key[0]}))  # noqa: E731
+    with ws.transaction() as conn:
+        got = export_sql.plan(conn, ws.store, "AR301000", "s", columns, fields, r_idx, kept,
+                              [("ReferenceNbr", fields.index("Document.ReferenceNbr"))])
+        assert isinstance(got, export_sql.InDatabase), got
+        cur = conn.connection.dbapi_connection.cursor()
+        for stmt in got.before:
+            cur.execute(stmt, got.params)
+        steps = [r[3] for r in cur.execute("EXPLAIN QUERY PLAN " + got.sql, got.params)]
+        cur.execute(f"DROP TABLE {export_sql.DOCS}")
+        conn.rollback()
+    assert not [s for s in steps if "TEMP B-TREE" in s], steps
+    assert any("h USING INTEGER PRIMARY KEY" in s for s in steps), steps
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(order=st.permutations(list(CSV_MAP.items())), at=st.integers(0, len(CSV_MAP)),
+       docs=documents())
+def test_document_and_line_fields_in_any_order_agree(ws, order, at, docs):
+    """A document's fields are written once per document, runs of them joined: in any
+    order of the columns, with a constant anywhere, the lines are the reference's."""
+    from migration_kit.scenarios.model import MappingLine, Scenario
+
+    lines = [MappingLine(target=t, source=s) for t, s in order]
+    lines[at:at] = [MappingLine(target=order[at % len(order)][0], constant="k")]
+    for engine in ("rows", "columns"):
+        api.save_scenario(ws, Scenario(
+            name=f"csv_{engine}", kind="export", window="AR301000", provider="out_csv",
+            mapping=lines, options={"engine": engine}))
+    fill_erp(ws, docs)
+    compare(ws, "csv")
+    assert last_note(ws, "csv_columns") == "written by the database, in a second thread"
