@@ -3,10 +3,12 @@ while Python reads the same documents (and writes the file): the two cores work 
 
 The prepared lines hold each line's values as compact JSON text; for a scenario of plain
 fields and constants, SQLite builds that very text in one ``INSERT ... SELECT`` over the
-window's join (``json_quote`` for text, ``printf`` for decimals, a document's texts once
-per document in a materialized CTE, ``row_number``/``dense_rank`` for the line and record
-numbers), in a thread: one statement runs in C without the GIL, so the Python work of
-``export_columns`` goes on beside it. Where no restriction reads a line's field and the
+window's join (``json_quote`` for text, ``printf`` for decimals, ``row_number`` for the
+line and record numbers), in a thread. A document's texts are built once per document,
+into a temporary table keyed by the document (:data:`DOCS`) that the lines join in the
+summary table's own order: numbering them needs no sort (a restriction on a line's field
+numbers the records by ``dense_rank``, which sorts). The statements run in a thread: in C,
+without the GIL, so the Python work of ``export_columns`` goes on beside them. Where no restriction reads a line's field and the
 key fields are text or integers, a second statement writes the records (one per kept
 document, its key by ``json_object``: the reference's value, without the spaces); else
 ``export_columns`` writes them from its pass.
