@@ -8,10 +8,10 @@ line and record numbers), in a thread. A document's texts are built once per doc
 into a temporary table keyed by the document (:data:`DOCS`) that the lines join in the
 summary table's own order: numbering them needs no sort (a restriction on a line's field
 numbers the records by ``dense_rank``, which sorts). The statements run in a thread: in C,
-without the GIL, so the Python work of ``export_columns`` goes on beside them. Where no restriction reads a line's field and the
-key fields are text or integers, a second statement writes the records (one per kept
-document, its key by ``json_object``: the reference's value, without the spaces); else
-``export_columns`` writes them from its pass.
+without the GIL, so the Python work of ``export_columns`` goes on beside them. Where no
+restriction reads a line's field and the key fields are text or integers, a second
+statement writes the records (one per kept document, its key by ``json_object``: the
+reference's value, without the spaces); else ``export_columns`` writes them from its pass.
 
 Exactly the reference path's text, or none: each value's SQL text is used only where it
 is provably the one Python writes (a decimal only where ``printf``'s digits read back as
