@@ -42,7 +42,7 @@ from sqlalchemy import Integer, Numeric, and_, select
 
 from .. import db
 from ..catalog.versions import Provider, load_provider
-from ..erp.bulk_read import flat_batches, flat_columns
+from ..erp.bulk_read import DocColumn, flat_batches, flat_columns
 from ..erp.store import bulk_insert_columns
 from ..errors import FormulaRuntimeError, Location, SourceError
 from ..jsonio import value_text as jtext
@@ -114,6 +114,8 @@ class _Memo(dict):
         return v
 
     def map(self, col: Iterable[Any]) -> list[Any]:
+        if isinstance(col, DocColumn):  # a document's value: converted once per document
+            return col.expand(self.map(col.values))
         col = col if isinstance(col, list | tuple) else list(col)
         try:
             if self.looks == 0 and len(col) >= 256:
