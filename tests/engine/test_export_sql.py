@@ -315,3 +315,48 @@ def test_document_and_line_fields_in_any_order_agree(ws, order, at, docs):
     fill_erp(ws, docs)
     compare(ws, "csv")
     assert last_note(ws, "csv_columns") == "written by the database, in a second thread"
+
+
+def _csv_number(sep: str, delim: str):
+    """A CSV writer's text of a decimal's own text (as ``export_columns._write_csv``)."""
+    def number(text: str) -> str:
+        text = text.replace(".", sep) if sep != "." else text
+        return f'"{text}"' if delim in text else text
+
+    return number
+
+
+@settings(max_examples=300, deadline=None)
+@given(col=st.lists(st.one_of(
+    st.floats(), st.integers(-10 ** 16, 10 ** 16), st.none(), st.text(max_size=3),
+    st.sampled_from([0.0, -0.0, 1e15, -1e15, 999999999999999.9, 0.00005, -0.5, 12])),
+    max_size=30), scale=st.sampled_from([0, 1, 2, 4, 6]),
+    csv=st.sampled_from([(".", ","), (",", ";"), (",", ","), (".", "-"), (".", "1")]))
+def test_a_decimal_column_at_once_is_the_value_by_value_text(col, scale, csv):
+    """A column of raw numbers in one comprehension: each value's text as one by one."""
+    from migration_kit.engine.export_columns import _decimal_text
+
+    run = _decimal_text(lambda v: ("slow", repr(v)), scale, _csv_number(*csv))
+    assert run.many(col) == [run(v) for v in col]
+
+
+def test_many_distinct_decimals_agree_with_the_reference(ws):
+    """Hundreds of distinct prices and quantities on a document (each batch's column
+    converted at once, not through the memo): the file and prepared data of the
+    reference."""
+    import random
+
+    rnd = random.Random(7)
+    prices = [Decimal(rnd.randint(0, 10 ** 12)).scaleb(-4) for _ in range(600)]
+    prices[:6] = [Decimal(0), Decimal("0.0001"), Decimal("99999999999.9999"),
+                  Decimal("100000"), Decimal("0.5"), Decimal("12.3400")]
+    docs = tricky_documents()[:3]
+    for d, part in zip(docs, (prices[:300], prices[300:], [])):
+        d["lines"] = [{"InventoryID": "I", "Description": None, "UnitPrice": p,
+                       "Quantity": Decimal(rnd.randint(-10 ** 9, 10 ** 9)).scaleb(-4),
+                       "DiscountPercent": Decimal(rnd.randint(0, 10 ** 4)).scaleb(-2),
+                       "AccountID": "3000"} for p in part]
+    fill_erp(ws, docs)
+    save_scenarios(ws, "csv", "plain", "none")
+    compare(ws, "csv")
+    assert last_note(ws, "csv_columns") == "written by the database, in a second thread"
