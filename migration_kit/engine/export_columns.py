@@ -3,7 +3,8 @@ and the same file as the reference path of :mod:`.export` (``engine: rows``), by
 
 * **Read**: the database flattens the documents (``erp.bulk_read``: summary LEFT JOIN the
   first detail object, ordered by document and line, streamed), batches of whole
-  documents as raw columns.
+  documents as raw columns; the summary's fields come once per document
+  (``DocColumn``) and are converted once per document.
 * **Restrictions** are evaluated once per distinct combination of the values they read
   (a restriction on the document type: once per run, not once per line).
 * **Mapping**, column by column: a plain field is a column copy; a constant a repeated
