@@ -190,7 +190,9 @@ def bulk_update(conn: Connection, table: Table, keys: list[str], names: list[str
     prep = dialect.identifier_preparer
     types = [table.c[c].type for c in names]
     values = _bound(dialect, types, columns)
-    arrays = ", ".join(f"CAST(%(a{j})s AS {t.compile(dialect=dialect)}[])"
+    # the arrays in binary: the text format quotes and escapes element by element with a
+    # regex (JSON texts: every one), the binary one is psycopg's C
+    arrays = ", ".join(f"CAST(%(a{j})b AS {t.compile(dialect=dialect)}[])"
                        for j, t in enumerate(types))
     v_cols = ", ".join(f"c{j}" for j in range(len(names)))
     sets = [f"{prep.quote(c)} = v.c{j}" for j, c in enumerate(names) if j >= len(keys)]
@@ -208,26 +210,36 @@ def bulk_update(conn: Connection, table: Table, keys: list[str], names: list[str
 
 
 def fetch_rows(conn: Connection, stmt: Any) -> list[tuple]:
-    """``conn.execute(stmt).all()`` for a SELECT of many rows, as plain tuples: on SQLite,
-    the cursor's own rows (made in C) instead of a SQLAlchemy Row per row, when no result
-    column needs a result processor and no parameter a bind processor (integers, text).
-    Elsewhere, or for other columns: SQLAlchemy's rows (tuples too)."""
+    """``conn.execute(stmt).all()`` for a SELECT of many rows, as plain tuples: on SQLite
+    and on PostgreSQL with psycopg 3, the cursor's own rows (made in C) instead of a
+    SQLAlchemy Row per row, when no result column needs a result processor and no
+    parameter a bind processor (integers, text). Elsewhere, or for other columns:
+    SQLAlchemy's rows (tuples too)."""
     dialect = conn.dialect
     compiled = stmt.compile(dialect=dialect)
     order = compiled.positiontup
-    if dialect.name == "sqlite" and order is not None:
-        binds = [compiled.binds[n] for n in order]
-        plain = (all(not b.expanding and b.callable is None
+    named = dialect.name == "postgresql" and dialect.driver == "psycopg"
+    if (dialect.name == "sqlite" and order is not None) or named:
+        binds = list(compiled.binds.values()) if named else [compiled.binds[n] for n in order]
+        plain = (all(not b.expanding and b.callable is None and not b.literal_execute
                      and b.type.dialect_impl(dialect).bind_processor(dialect) is None
                      for b in binds)
-                 and all(c.type.dialect_impl(dialect).result_processor(dialect, None) is None
-                         for c in stmt.selected_columns))
+                 and all(_unprocessed(c.type, dialect) for c in stmt.selected_columns))
         if plain:
-            params = [compiled.params[n] for n in order]
+            # psycopg: named parameters (a dict, even empty: the text's %% are escapes)
+            params = dict(compiled.params) if named else [compiled.params[n] for n in order]
             with _cursor(conn, compiled.string, params) as cur:
                 cur.execute(compiled.string, params)
                 return cur.fetchall()
     return [tuple(r) for r in conn.execute(stmt)]
+
+
+def _unprocessed(col_type: Any, dialect: Any) -> bool:
+    """True when SQLAlchemy returns the driver's value of this type as it is."""
+    try:
+        return col_type.dialect_impl(dialect).result_processor(dialect, None) is None
+    except Exception:  # noqa: BLE001 - the processor needs the driver's type code
+        return False  # (psycopg's numeric): SQLAlchemy's own rows
 
 
 def table_name(window_id: str, object_name: str) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    literal_column,
     select,
 )
 
@@ -120,7 +121,7 @@ def test_bulk_execute_updates_as_sqlalchemy_does(db_url):
 
 
 def test_fetch_rows_reads_as_sqlalchemy_does(db_url):
-    """``fetch_rows`` (SQLite: the cursor's own rows where no value needs a processor)
+    """``fetch_rows`` (the cursor's own rows where no value needs a processor)
     gives the rows ``conn.execute(stmt).all()`` gives: text and integers with bound
     parameters, and the columns that need SQLAlchemy's processing (dates, decimals,
     booleans, JSON, expanding parameters) through SQLAlchemy."""
@@ -143,6 +144,8 @@ def test_fetch_rows_reads_as_sqlalchemy_does(db_url):
                 .order_by(t.c.id),
                 select(t.c.id, t.c.txt).where(t.c.id.in_([2, 5, 7])).order_by(t.c.id),
                 select(t.c.id).where(t.c.id > 1000),
+                # a % in the statement's own text (psycopg: written %%, an escape)
+                select(t.c.id, literal_column("'50%'")).order_by(t.c.id),  # no parameter
             ]
             for stmt in statements:
                 want = [tuple(r) for r in conn.execute(stmt).all()]
