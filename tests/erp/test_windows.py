@@ -177,3 +177,32 @@ def test_same_results_on_each_database(tmp_path, db_url):
     ws.dispose()
     assert got[0]["Line"][1]["Amount"] == Decimal("99.00")
     assert str(got[0]["Line"][0]["Quantity"]) in ("2.0000", "2")
+
+
+def test_lines_live_and_go_with_their_document(seeded):
+    """The store keeps each detail line with its document (no database foreign key does):
+    an upsert replaces the lines, a deleted document takes its lines with it, and no line
+    is left without its document."""
+    ws = seeded
+    k1 = api.save_document(ws, "AR301000", invoice())
+    k2 = api.save_document(ws, "AR301000", invoice(CustomerID="C002"))
+    one_line = invoice(**k1)
+    one_line["Line"] = one_line["Line"][1:]
+    api.save_document(ws, "AR301000", one_line, mode="upsert")
+    docs = {d["Document"]["ReferenceNbr"]: d for d in api.list_documents(ws, "AR301000")}
+    assert [len(docs[k["ReferenceNbr"]]["Line"]) for k in (k1, k2)] == [1, 2]
+    st = ws.store.summary_table("AR301000")
+    lines = ws.store.tables[("AR301000", "Line")]
+    with ws.transaction() as conn:
+        (doc_id,) = conn.execute(
+            text(f"SELECT _id FROM {st.name} WHERE \"ReferenceNbr\" = :r"),
+            {"r": k2["ReferenceNbr"]}).one()
+        assert ws.store.delete_documents(conn, "AR301000", [doc_id]) == 1
+    with ws.connect() as conn:
+        orphans = conn.execute(text(
+            f"SELECT count(*) FROM {lines.name} l LEFT JOIN {st.name} d ON d._id = l._doc_id "
+            "WHERE d._id IS NULL")).scalar_one()
+        left = conn.execute(text(f"SELECT count(*) FROM {lines.name}")).scalar_one()
+    assert (orphans, left) == (0, 1)
+    assert [d["Document"]["ReferenceNbr"] for d in api.list_documents(ws, "AR301000")] == [
+        k1["ReferenceNbr"]]
