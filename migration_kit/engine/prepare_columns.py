@@ -16,9 +16,12 @@ of rows instead of per row:
   one record as they come: within a batch in memory, across batches through one indexed
   query per batch for the batch's keys already written (their counts follow in one
   statement at the end), so a shuffled file writes each record once and leaves
-  :func:`.grouping.gather` (the row path's way, in SQL afterwards) nothing to merge;
+  :func:`.grouping.gather` (the row path's way, in SQL afterwards) nothing to merge; a
+  key outside the range of the keys written so far is not looked up (a sorted file);
 * the lines' JSON by ``jsonio.dump_row`` (json's C encoder, built once);
-* records and lines written with ``bulk_insert`` (SQLite executemany, PostgreSQL COPY).
+* records and lines written with ``bulk_insert`` (SQLite executemany, PostgreSQL COPY);
+  a batch's lines last, their COPY left to end at the next statement, so PostgreSQL
+  stores them while the next batch is read.
 
 Continuation rows go through the row path's own :class:`.continuation.Continuation`,
 called only for the rows whose key columns are blank. Memory stays bounded by a batch:
@@ -177,6 +180,9 @@ class _Writer:
         # database); complete, since a prepare writes its records afresh in one transaction
         self.known: dict[str, int] | None = {} if self.gather else None
         self.asked = self.found = self.looked = 0
+        # the least and the greatest group key of the records written so far
+        self.lowest: str | None = None
+        self.highest: str | None = None
 
     def _key(self, row: dict[str, Any]) -> Any:
         try:
@@ -304,10 +310,13 @@ class _Writer:
                 if "grown" in rec:  # the record's own error, if it has one, came first
                     self.grown_errors.append({"s": self.scenario, "r": rec["record_no"],
                                               "e": e.message, "f": e.target})
+        data = list(map(dump_row, rows))
+        self._write(conn, keep_open=True)
+        # the lines last, their COPY ended at the next statement: PostgreSQL stores them
+        # while the next batch is read from the file
         bulk_insert_columns(conn, PL, _PL_NAMES, [
             [self.scenario] * n, list(range(base + 1, base + n + 1)), record_nos, list(lines),
-            list(map(dump_row, rows))])
-        self._write(conn, keep_open=True)
+            data], end_later=True)
 
     @staticmethod
     def _extend(rec: dict[str, Any], base: int, s: int, e: int, record_nos: list[int]
@@ -332,7 +341,11 @@ class _Writer:
                 self.known = None  # keys do not come back: the database finds the few
             return out
         out = {}
-        todo = sorted(groups)
+        if self.lowest is None:
+            return out  # no record written yet
+        # a key outside the written keys' range was not written: a sorted file asks nothing
+        lo, hi = self.lowest, self.highest
+        todo = sorted(g for g in groups if lo <= g <= hi)
         for k in range(0, len(todo), 1000):
             out.update(conn.execute(_WRITTEN, {"s": self.scenario,
                                                "g": todo[k:k + 1000]}).all())
@@ -345,6 +358,11 @@ class _Writer:
         done = [r for r in self.unwritten.values() if r is not cur]
         if done:
             bulk_insert(conn, PR, done)
+            keys = [r["group_key"] for r in done if r["group_key"] is not None]
+            if keys:
+                lo, hi = min(keys), max(keys)
+                self.lowest = lo if self.lowest is None else min(lo, self.lowest)
+                self.highest = hi if self.highest is None else max(hi, self.highest)
             self.growth.added(conn, PR, len(done))  # the next batch's look-up of its keys
             if self.known is not None:
                 self.known.update((r["group_key"], r["record_no"]) for r in done

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, literal_column, null, select
 
+from .copy_later import settle
 from .store import ERPStore
 
 BATCH = 20_000
@@ -127,6 +128,7 @@ def flat_batches(conn: Connection, store: ERPStore, window_id: str, fields: list
     pg = dialect.name == "postgresql"
 
     def open_cursor(query: Any, name: str) -> Any:
+        settle(conn)  # a COPY left to end later
         if pg:
             cur = conn.connection.driver_connection.cursor(name=name)
             cur.itersize = batch

@@ -39,6 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from ..db import Growth, among, numbering
 from ..errors import BadInputError, DocumentError, FieldError, NotFoundError
 from ..values import convert
+from .copy_later import put_off, settle
 from .validation import Doc, DocumentValidator
 from .windows import FieldDef, WindowDef, WindowRegistry
 
@@ -74,12 +75,16 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
 
 
 def bulk_insert_columns(conn: Connection, table: Table, names: list[str],
-                        columns: list[list[Any]]) -> None:
+                        columns: list[list[Any]], *, end_later: bool = False) -> None:
     """Rows given as one list per column (``names``) into ``table``: on the connection's own
     DBAPI connection (so in the caller's transaction), every value through its column's
     bind processor as SQLAlchemy does; SQLite: one ``executemany``; PostgreSQL with
     psycopg 3: ``COPY ... FROM STDIN``. Other databases: SQLAlchemy's executemany (batched
     multi-row INSERTs).
+
+    ``end_later``: the COPY ends at the connection's next statement or commit
+    (:mod:`.copy_later`), so that the server stores the rows while the caller goes on
+    with work that needs no database.
     """
     n = len(columns[0]) if columns else 0
     if not n:
@@ -93,7 +98,27 @@ def bulk_insert_columns(conn: Connection, table: Table, names: list[str],
     params = list(zip(*values))
     prep = dialect.identifier_preparer
     target = f"{prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)})"
-    if copy:
+    if copy and end_later:
+        sql = f"COPY {target} FROM STDIN"
+        settle(conn)
+        cur = conn.connection.driver_connection.cursor()
+        try:
+            started = cur.copy(sql)
+            out = started.__enter__()
+        except conn.dialect.loaded_dbapi.Error as e:
+            cur.close()
+            raise DBAPIError.instance(sql, None, e, conn.dialect.loaded_dbapi.Error) from e
+        try:
+            for p in params:
+                out.write_row(p)
+        except BaseException as e:
+            try:
+                started.__exit__(type(e), e, e.__traceback__)
+            finally:
+                cur.close()
+            raise
+        put_off(conn, cur, started, sql)
+    elif copy:
         sql = f"COPY {target} FROM STDIN"
         with _cursor(conn, sql, driver=True) as cur, cur.copy(sql) as out:
             for p in params:
@@ -111,6 +136,7 @@ def _cursor(conn: Connection, sql: str, params: Any = None, *, driver: bool = Fa
     driver's own for psycopg's COPY), closed after; a driver error is raised as
     SQLAlchemy's (the statement named), as ``conn.execute`` would."""
     dialect = conn.dialect
+    settle(conn)  # a COPY left to end later (``bulk_insert_columns``)
     cur = (conn.connection.driver_connection if driver else conn.connection).cursor()
     try:
         yield cur

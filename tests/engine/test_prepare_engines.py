@@ -303,3 +303,41 @@ def test_both_engines_on_each_database(workspace, tmp_path, size):
         write_scenario(ws, scenario_yaml(name, keys, restr, options, False, True))
         out = assert_same(ws, name, size)
         assert "error" not in out and out["lines"]
+
+
+@pytest.mark.parametrize("size", [2, 3])
+def test_keys_that_come_back_after_a_sorted_start(workspace, tmp_path, size):
+    """A file sorted at first (the columns engine stops remembering the keys it wrote and
+    asks the database, only for keys within the range of those written), then keys that
+    come back: the least written so far, the greatest, one between, and keys below and
+    above the range. The columns engine writes each key's record once (``grouping.gather``
+    afterwards would merge a second one, so the outcome alone cannot tell), and both
+    engines give the same prepared data; on SQLite and PostgreSQL."""
+    from migration_kit.engine import prepare_columns
+
+    rng = random.Random(5)
+    base = random_rows(rng, 1, 1, 0.0, 0.0)[0]
+    order = [f"K{i:02d}" for i in range(10, 30)]  # sorted: nothing comes back at first
+    order += ["K10", "K29", "K17", "K05", "K40", "K10", "K05", "K29", "K40"]
+    rows = [{**base, "InvoiceNbr": k, "LineDescription": f"line {i}"}
+            for i, k in enumerate(order)]
+    file = tmp_path / "sorted_then_back.csv"
+    file.write_text(csv_text(rows, [], None), encoding="utf-8")
+    name = f"back{size}"
+    api.add_provider(workspace, name, file)
+    write_scenario(workspace, scenario_yaml(name, KEY_SETS[0], [], {"grouping": "key"},
+                                            False, False))
+    writers = []
+    real = prepare_columns._Writer.finish
+
+    def finish(self, conn):
+        writers.append(self)
+        return real(self, conn)
+
+    with mock.patch.object(prepare_columns._Writer, "finish", finish):
+        out = assert_same(workspace, name, size)
+    assert "error" not in out
+    (w,) = writers
+    assert w.known is None, "the columns engine never asked the database"
+    assert w.records == len(set(order)) == 22  # each key's record written once
+    assert len(out["records"]) == 22 and len(out["lines"]) == len(order)
