@@ -17,6 +17,7 @@ transaction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,11 +38,28 @@ class _Pending:
     error: type  # the driver's base exception class
 
 
-def put_off(conn: Connection, cursor: Any, copy: Any, sql: str) -> None:
-    """Leave ``copy`` (entered on ``cursor``, its rows written) to end at the
-    connection's next use."""
+def copy_rows(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    """``sql`` (a ``COPY ... FROM STDIN``) with ``rows``, on the connection's driver
+    connection (the caller's transaction), ended at the connection's next use. A driver
+    error is raised as SQLAlchemy's, naming the COPY."""
     settle(conn)
-    conn.info[_KEY] = _Pending(cursor, copy, sql, conn.dialect.loaded_dbapi.Error)
+    error = conn.dialect.loaded_dbapi.Error
+    cur = conn.connection.driver_connection.cursor()
+    copy = cur.copy(sql)
+    try:
+        out = copy.__enter__()
+        try:
+            for r in rows:
+                out.write_row(r)
+        except BaseException as e:
+            copy.__exit__(type(e), e, e.__traceback__)
+            raise
+    except BaseException as e:
+        cur.close()
+        if isinstance(e, error):
+            raise DBAPIError.instance(sql, None, e, error) from e
+        raise
+    conn.info[_KEY] = _Pending(cur, copy, sql, error)
 
 
 def settle(conn: Connection) -> None:

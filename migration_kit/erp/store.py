@@ -39,7 +39,7 @@ from sqlalchemy.exc import DBAPIError
 from ..db import Growth, among, numbering
 from ..errors import BadInputError, DocumentError, FieldError, NotFoundError
 from ..values import convert
-from .copy_later import put_off, settle
+from .copy_later import copy_rows, settle
 from .validation import Doc, DocumentValidator
 from .windows import FieldDef, WindowDef, WindowRegistry
 
@@ -98,28 +98,11 @@ def bulk_insert_columns(conn: Connection, table: Table, names: list[str],
     params = list(zip(*values))
     prep = dialect.identifier_preparer
     target = f"{prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)})"
-    if copy and end_later:
+    if copy:
         sql = f"COPY {target} FROM STDIN"
-        settle(conn)
-        cur = conn.connection.driver_connection.cursor()
-        try:
-            started = cur.copy(sql)
-            out = started.__enter__()
-        except conn.dialect.loaded_dbapi.Error as e:
-            cur.close()
-            raise DBAPIError.instance(sql, None, e, conn.dialect.loaded_dbapi.Error) from e
-        try:
-            for p in params:
-                out.write_row(p)
-        except BaseException as e:
-            try:
-                started.__exit__(type(e), e, e.__traceback__)
-            finally:
-                cur.close()
-            raise
-        put_off(conn, cur, started, sql)
-    elif copy:
-        sql = f"COPY {target} FROM STDIN"
+        if end_later:
+            copy_rows(conn, sql, params)
+            return
         with _cursor(conn, sql, driver=True) as cur, cur.copy(sql) as out:
             for p in params:
                 out.write_row(p)
