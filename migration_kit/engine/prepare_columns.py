@@ -30,7 +30,7 @@ only the record still open at a batch's end (its run may go on) is kept for the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import compress
 from operator import itemgetter, ne
 from typing import Any
@@ -41,10 +41,12 @@ from .. import db
 from ..erp.store import bulk_insert, bulk_insert_columns
 from ..errors import MappingError
 from ..jsonio import dump_row
+from ..providers.read_ahead import AheadBatch, read_ahead, worth_it
 from ..scenarios.model import Scenario
 from .continuation import CONTINUATION_BEFORE_KEY, Continuation
 from .grouping import doc_key
 from .mapping import ImportMapping
+from .sources import SingleObject
 
 PR = db.prepared_record
 PL = db.prepared_line
@@ -66,12 +68,38 @@ def write(conn, sc: Scenario, source, mapping: ImportMapping, keep: Callable,
           follow: Continuation | None, bar) -> tuple[int, int]:
     """Write a scenario's prepared records and lines from ``source``; returns (lines,
     lines left out by restrictions), as the row path does."""
-    w = _Writer(sc, source.columns, mapping, keep, follow)
-    for batch in source.batches(conn):
-        w.batch(conn, batch.rows, batch.lines)
-        bar.update(len(batch.rows))
+    ahead = _read_ahead(sc, source, mapping, follow)
+    if ahead is not None:  # the rows cut to the columns read here, their JSON made there
+        w = _Writer(sc, ahead[0], mapping, keep, follow)
+        for b in ahead[1]:
+            w.batch(conn, b.rows, b.lines, b.data)
+            bar.update(len(b.rows))
+    else:
+        w = _Writer(sc, source.columns, mapping, keep, follow)
+        for batch in source.batches(conn):
+            w.batch(conn, batch.rows, batch.lines)
+            bar.update(len(batch.rows))
     w.finish(conn)
     return w.lines, w.filtered
+
+
+def _read_ahead(sc: Scenario, source, mapping: ImportMapping, follow: Continuation | None
+                ) -> tuple[list[str], Iterator[AheadBatch]] | None:
+    """The columns the writer reads and the file's batches read ahead in a second process
+    (``providers.read_ahead``), where that pays: one object's big file, without
+    continuation rows (they rewrite whole rows). None: read here."""
+    if follow is not None or not isinstance(source, SingleObject) or not worth_it(
+            source.fv.path):
+        return None
+    idx = {c: i for i, c in enumerate(source.columns)}  # as dict(zip(columns, row))
+    src = mapping.text_key_source()
+    wanted = [*(r.field for r in sc.restrictions if r.active),
+              *(c for t in mapping.key_targets + mapping.ident_targets
+                for c in sorted(t.columns)), *([src] if src is not None else [])]
+    names = [c for c in dict.fromkeys(wanted) if c in idx]
+    prov = source.prov
+    return names, read_ahead(prov.ptype.name, source.fv.path, prov.params, prov.schema,
+                             [idx[c] for c in names], source.batch_size)
 
 
 # -- values once per distinct combination ----------------------------------------------
@@ -237,11 +265,16 @@ class _Writer:
             self.first = values
         return (rows if out is None else out), errors
 
-    def batch(self, conn, rows: Sequence[Sequence[Any]], lines: Sequence[int]) -> None:
+    def batch(self, conn, rows: Sequence[Sequence[Any]], lines: Sequence[int],
+              data: list[str] | None = None) -> None:
+        """``data``: each row's JSON, made already (rows read ahead: only the columns the
+        writer reads)."""
         if self.keep is not None and rows:
             mask = self.keep.values(rows)
             if not all(mask):
                 rows, lines = list(compress(rows, mask)), list(compress(lines, mask))
+                if data is not None:
+                    data = list(compress(data, mask))
                 self.filtered += len(mask) - len(rows)
         n = len(rows)
         if not n:
@@ -310,7 +343,8 @@ class _Writer:
                 if "grown" in rec:  # the record's own error, if it has one, came first
                     self.grown_errors.append({"s": self.scenario, "r": rec["record_no"],
                                               "e": e.message, "f": e.target})
-        data = list(map(dump_row, rows))
+        if data is None:
+            data = list(map(dump_row, rows))
         self._write(conn, keep_open=True)
         # the lines last, their COPY ended at the next statement: PostgreSQL stores them
         # while the next batch is read from the file

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..catalog.versions import FileVersion, Provider
-from ..providers.base import RowBatch
+from ..providers.base import BATCH_ROWS, RowBatch
 from ..scenarios.model import Scenario
 from ..workspace import Workspace
 
@@ -21,13 +22,15 @@ from ..workspace import Workspace
 class SingleObject:
     prov: Provider
     fv: FileVersion
+    batch_size: ClassVar[int] = BATCH_ROWS  # rows per provider batch (tests make it small)
 
     @property
     def columns(self) -> list[str]:
         return self.prov.schema.columns()
 
     def batches(self, conn) -> Iterator[RowBatch]:
-        return self.prov.ptype.read_batches(self.fv.path, self.prov.params, self.prov.schema)
+        return self.prov.ptype.read_batches(self.fv.path, self.prov.params, self.prov.schema,
+                                            batch_size=self.batch_size)
 
 
 def row_source(ws: Workspace, sc: Scenario, prov: Provider, fv: FileVersion):

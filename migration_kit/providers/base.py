@@ -258,6 +258,8 @@ class Schema:
         return cls(objects=[ObjectSchema.from_dict(o) for o in d.get("objects") or []],
                    layout=Layout.from_dict(layout) if layout else None)
 
+BATCH_ROWS = 5000  # rows per batch that ``read_batches`` yields, unless told
+
 
 @dataclass
 class RowBatch:
@@ -297,7 +299,7 @@ class ProviderType(Protocol):
     def read_schema(self, path: Path, params: dict, sample_rows: int = 1000) -> Schema: ...
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[RowBatch]: ...
+                     batch_size: int = BATCH_ROWS) -> Iterator[RowBatch]: ...
 
     def write(self, path: Path, params: dict, schema: Schema, columns: list[str],
               rows: Iterable[tuple]) -> int: ...

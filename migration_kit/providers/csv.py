@@ -27,6 +27,7 @@ from migration_kit.errors import Location, SchemaMismatchError, SourceError
 
 from ..values import FileText
 from .base import (
+    BATCH_ROWS,
     BatchBuilder,
     FieldSchema,
     Layout,
@@ -208,7 +209,7 @@ class CsvType:
         return Schema([ObjectSchema("Row", fields)], layout=layout)
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[RowBatch]:
+                     batch_size: int = BATCH_ROWS) -> Iterator[RowBatch]:
         path = Path(path)
         p = self._params(path, params)
         with _Reader(path, p) as r:

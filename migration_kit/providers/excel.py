@@ -38,6 +38,7 @@ from typing import Any
 from migration_kit.errors import Location, SchemaMismatchError, SourceError
 
 from .base import (
+    BATCH_ROWS,
     BatchBuilder,
     FieldSchema,
     Layout,
@@ -162,7 +163,7 @@ class ExcelType:
         return Schema([ObjectSchema("Row", fields)], layout=layout)
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[RowBatch]:
+                     batch_size: int = BATCH_ROWS) -> Iterator[RowBatch]:
         path = Path(path)
         p = self._params(path, params)
         with _SheetReader(path, p) as r:

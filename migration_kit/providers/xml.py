@@ -31,6 +31,7 @@ from migration_kit.errors import BadInputError, Location, SourceError
 
 from ..values import FileText
 from .base import (
+    BATCH_ROWS,
     BatchBuilder,
     FieldSchema,
     ObjectSchema,
@@ -171,7 +172,7 @@ class XmlType:
         return Schema(objects)
 
     def read_batches(self, path: Path, params: dict, schema: Schema,
-                     batch_size: int = 5000) -> Iterator[RowBatch]:
+                     batch_size: int = BATCH_ROWS) -> Iterator[RowBatch]:
         path = Path(path)
         p = self._params(path, params)
         reader = _RecordReader(path, p)

@@ -147,10 +147,7 @@ def set_options(ws, name: str, **options) -> None:
 @contextmanager
 def batch_size(n: int):
     """Provider batches of ``n`` rows, so records cross batch boundaries."""
-    def batches(self, conn):
-        return self.prov.ptype.read_batches(self.fv.path, self.prov.params, self.prov.schema,
-                                            batch_size=n)
-    with mock.patch.object(sources.SingleObject, "batches", batches):
+    with mock.patch.object(sources.SingleObject, "batch_size", n):
         yield
 
 
