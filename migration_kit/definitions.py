@@ -20,9 +20,26 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from .errors import DefinitionError
+
+# libyaml's loader where PyYAML was built with it: about 7x faster, and every command loads
+# the workspace's definitions
+_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+def load_yaml_text(text: str) -> Any:
+    """``yaml.safe_load(text)``, by libyaml where it is there. A text libyaml refuses is
+    read again by PyYAML's own loader, whose error shows the line with a caret under the
+    place (and which takes the rare text only it accepts)."""
+    if _FAST_LOADER is not None:
+        try:
+            return yaml.load(text, Loader=_FAST_LOADER)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_load(text)
 
 __all__ = ["Strict", "check", "choice", "problems", "suggest"]
 

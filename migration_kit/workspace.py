@@ -17,6 +17,7 @@ import yaml
 from sqlalchemy import Connection
 
 from . import db, resources
+from .definitions import load_yaml_text
 from .erp.access import DEFAULT_USERS, Rights, load_rights
 from .erp.store import ERPStore
 from .erp.windows import WindowRegistry
@@ -39,7 +40,7 @@ def dump_yaml(path: Path, data: Any) -> None:
 
 def load_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml_text(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise BadInputError(f"{path}: not valid YAML: {e}") from None
 

@@ -16,9 +16,10 @@ import yaml
 
 from migration_kit import api, runbook
 from migration_kit.catalog.versions import Provider
+from migration_kit.definitions import load_yaml_text
 from migration_kit.erp.windows import WindowRegistry
 from migration_kit.errors import BadInputError, DefinitionError, ScenarioError
-from migration_kit.scenarios.model import Scenario, definition_problems
+from migration_kit.scenarios.model import Scenario, definition_problems, load_scenario
 from migration_kit.workspace import Workspace
 
 from .helpers import ROOT, SAMPLES, SCENARIOS, install
@@ -259,3 +260,22 @@ def test_cli_parameters_that_are_not_yaml_are_text(ws, tmp_path):
     assert r.returncode == 0, r.stderr
     assert '"columns": ["A", "B"]' in r.stdout
 
+
+
+def test_definitions_read_by_libyaml_as_by_pyyaml(tmp_path):
+    """Every shipped YAML file reads the same by ``load_yaml_text`` (libyaml, when PyYAML
+    has it) as by ``yaml.safe_load``; a file that does not parse names its line with a
+    caret under the place, as PyYAML's own loader words it."""
+    files = sorted(TEMPLATES.rglob("*.yaml")) + sorted(SCENARIOS.glob("*.yaml"))
+    assert len(files) > 10
+    for f in files:
+        text = f.read_text(encoding="utf-8")
+        assert load_yaml_text(text) == yaml.safe_load(text), f
+    ws = Workspace.init(tmp_path / "ws")
+    bad = ws.path("scenarios", "broken.yaml")
+    bad.write_text("name: broken\nkind: import\noptions: [1, 2\nmode: insert\n",
+                   encoding="utf-8")
+    with pytest.raises(BadInputError) as e:
+        load_scenario(ws, "broken")
+    assert "not valid YAML" in str(e.value) and "line 4, column 5:" in str(e.value)
+    assert "    mode: insert\n        ^" in str(e.value)

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import AfterValidator
 
-from ..definitions import Strict, check, choice
+from ..definitions import Strict, check, choice, load_yaml_text
 from ..errors import BadInputError, DefinitionError, NotFoundError, PermissionDeniedError
 
 LEVELS = {"none": 0, "view": 1, "edit": 2}
@@ -81,7 +81,7 @@ def _check_level(v: str, where: str) -> str:
 
 def load_rights(path: Path, user: str) -> Rights:
     try:
-        data = (yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists()
+        data = (load_yaml_text(path.read_text(encoding="utf-8")) if path.exists()
                 else DEFAULT_USERS)
     except yaml.YAMLError as e:
         raise BadInputError(f"{path.name}: not valid YAML: {e}") from None

@@ -15,7 +15,7 @@ import yaml
 from pydantic import AfterValidator, model_validator
 
 from .. import resources
-from ..definitions import Strict, check, choice
+from ..definitions import Strict, check, choice, load_yaml_text
 from ..definitions import rule as valid_if
 from ..errors import BadInputError, DefinitionError, Location, NotFoundError
 from ..values import TYPES
@@ -215,7 +215,7 @@ def _field(name: str, d: dict[str, Any], where: str) -> FieldDef:
 
 def _load(path: Path, model: type[Strict]) -> Any:
     try:
-        d = yaml.safe_load(path.read_text(encoding="utf-8"))
+        d = load_yaml_text(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:
         raise BadInputError(f"{path}: not valid YAML: {e}") from None
     what = "the window" if model is WindowModel else "the reference list"
