@@ -98,7 +98,7 @@ def _read_ahead(sc: Scenario, source, mapping: ImportMapping, follow: Continuati
                 for c in sorted(t.columns)), *([src] if src is not None else [])]
     names = [c for c in dict.fromkeys(wanted) if c in idx]
     prov = source.prov
-    return names, read_ahead(prov.ptype.name, source.fv.path, prov.params, prov.schema,
+    return names, read_ahead(prov.ptype, source.fv.path, prov.params, prov.schema,
                              [idx[c] for c in names], source.batch_size)
 
 

@@ -36,8 +36,8 @@ except ImportError:  # Windows: the pipe's default size
 from migration_kit.errors import Location, SourceError
 from migration_kit.jsonio import dump_row
 
-from .base import BATCH_ROWS, Schema
-from .registry import get_provider_type
+from .base import BATCH_ROWS, ProviderType, Schema
+from .registry import provider_type_in
 
 # Files smaller than this are read in the caller's process: starting the child (about
 # 0.3 s) costs more than it saves there.
@@ -63,17 +63,19 @@ class AheadBatch:
         return len(self.rows)
 
 
-def read_ahead(ptype: str, path: Path | str, params: dict, schema: Schema,
+def read_ahead(ptype: ProviderType, path: Path | str, params: dict, schema: Schema,
                positions: list[int], batch_size: int = BATCH_ROWS) -> Iterator[AheadBatch]:
-    """The batches of ``get_provider_type(ptype).read_batches(path, params, schema,
-    batch_size)``, read in a child process; each row cut to the columns at ``positions``."""
+    """The batches of ``ptype.read_batches(path, params, schema, batch_size)``, read in a
+    child process; each row cut to the columns at ``positions``."""
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=err)
         try:
             assert proc.stdin is not None and proc.stdout is not None
             _widen(proc.stdout)
-            pickle.dump((ptype, str(path), params, schema, positions, batch_size), proc.stdin)
+            # the type by its module: the child imports that format's module alone
+            pickle.dump(((type(ptype).__module__, ptype.name), str(path), params, schema,
+                         positions, batch_size), proc.stdin)
             proc.stdin.close()
             while True:
                 try:
@@ -119,7 +121,7 @@ def _send(out: BinaryIO, kind: str, value: Any) -> None:
 def _child(request: BinaryIO, out: BinaryIO) -> None:
     ptype, path, params, schema, positions, size = pickle.load(request)
     try:
-        for b in get_provider_type(ptype).read_batches(Path(path), params, schema, size):
+        for b in provider_type_in(*ptype).read_batches(Path(path), params, schema, size):
             rows = b.rows
             cut = (list(zip(*(map(itemgetter(i), rows) for i in positions))) if positions
                    else [()] * len(rows))

@@ -46,6 +46,16 @@ def provider_types() -> list[str]:
     return list(_types())
 
 
+def provider_type_in(module: str, name: str) -> ProviderType:
+    """The type ``name`` that ``module`` (of this package) registers, importing that module
+    alone (a process that reads one format, such as ``read_ahead``'s, loads no other)."""
+    if name not in _TYPES:
+        if not module.startswith(f"{__package__}."):
+            raise NotFoundError(f"{module!r} is not a module of {__package__}", name=name)
+        importlib.import_module(module)
+    return _TYPES.get(name) or get_provider_type(name)
+
+
 def get_provider_type(name: str) -> ProviderType:
     types = _types()
     try:

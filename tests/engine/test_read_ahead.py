@@ -141,7 +141,7 @@ def test_a_read_error_past_the_first_batch(sqlite_workspace, tmp_path, monkeypat
 def _reader(ws, name: str):
     prov = load_provider(ws, name)
     fv = get_version(ws, name, None)
-    return ra.read_ahead(prov.ptype.name, fv.path, prov.params, prov.schema, [0, 2], 10)
+    return ra.read_ahead(prov.ptype, fv.path, prov.params, prov.schema, [0, 2], 10)
 
 
 def test_a_reader_that_dies(sqlite_workspace, tmp_path):
