@@ -164,6 +164,10 @@ def import_ours(a) -> dict:
     from migration_kit import api
 
     ws = api.open_workspace(a.work / "ws", db_url=a.db_url)
+    if a.read_ahead_bytes is not None:  # the memory case: the small file read ahead too
+        from migration_kit.providers import read_ahead
+
+        read_ahead.MIN_BYTES = a.read_ahead_bytes
     t0 = time.perf_counter()
     prep = api.prepare(ws, "invoices", progress=False)
     t1 = time.perf_counter()
@@ -337,6 +341,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rows", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--read-ahead-bytes", type=int, default=None)
     a = ap.parse_args(argv)
     if a.step.startswith(("import", "export")) or a.step.startswith("setup_"):
         import os
@@ -347,6 +352,8 @@ def main(argv: list[str] | None = None) -> None:
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if a.workers and a.workers > 1:  # the largest worker process this one started
         out["worker_peak_rss_mb"] = round(children, 1)
+    elif children:  # prepare's file reader (providers/read_ahead), alive beside this one
+        out["reader_peak_rss_mb"] = round(children, 1)
     a.result.write_text(json.dumps(out), encoding="utf-8")
 
 
