@@ -73,8 +73,7 @@ class Bench:
             shutil.rmtree(self.work, ignore_errors=True)
 
     def step(self, name: str, work: Path, data_dir: Path, *, label: str | None = None,
-             db_url: str | None = None, rows: int = 0, workers: int = 0,
-             read_ahead_bytes: int | None = None) -> dict:
+             db_url: str | None = None, rows: int = 0, workers: int = 0) -> dict:
         work.mkdir(parents=True, exist_ok=True)
         label = f"{self.case}/{label or name}"
         result = work / f"{label.replace('/', '.')}.json"
@@ -89,8 +88,6 @@ class Bench:
             cmd += ["--batch-size", str(self.batch_size)]
         if workers:
             cmd += ["--workers", str(workers)]
-        if read_ahead_bytes is not None:
-            cmd += ["--read-ahead-bytes", str(read_ahead_bytes)]
         env = {**os.environ, "MIGRATION_KIT_PROGRESS": "0",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                            os.environ.get("PYTHONPATH")]))}
@@ -213,17 +210,14 @@ class Bench:
         ds = self.data(small_scale)
         w = self.work / "memory"
         self.step("setup_import", w, ds)
-        # the 1/10 file (10 MB) is below read_ahead.MIN_BYTES: read ahead all the same, so
-        # both runs have prepare's file reader beside them and the ratio is the growth
-        small = self.step("import_ours", w, ds, label="import_ours_small", workers=1,
-                          read_ahead_bytes=0)
+        small = self.step("import_ours", w, ds, label="import_ours_small", workers=1)
         big = self.steps.get("import_sqlite/import_ours")
         if big is None:
             d = self.data()
             self.step("setup_import", w, d)
             big = self.step("import_ours", w, d, workers=1)
-        # the file reader runs beside prepare (a big file): both processes' peaks count
-        total = [s["peak_rss_mb"] + s.get("reader_peak_rss_mb", 0) for s in (big, small)]
+        # the file reader runs beside prepare (a big file): the peak of both together
+        total = [s.get("tree_peak_rss_mb", s["peak_rss_mb"]) for s in (big, small)]
         growth = total[0] / max(total[1], 1e-9)
         r = _case("memory", "peak RSS of prepare + import (with prepare's file reader), full "
                   "vs 1/10 of the lines", big, small, "ours at 1/10 of the lines",
@@ -278,7 +272,8 @@ def _fmt_step(s: dict) -> str:
     if s.get("worker_peak_rss_mb"):
         text += f" (worker {s['worker_peak_rss_mb']:.0f} MB)"
     if s.get("reader_peak_rss_mb"):
-        text += f" (file reader {s['reader_peak_rss_mb']:.0f} MB)"
+        text += (f" (file reader {s['reader_peak_rss_mb']:.0f} MB; both together "
+                 f"{s['tree_peak_rss_mb']:.0f} MB)")
     return text + (f" ({extra})" if extra else "")
 
 
