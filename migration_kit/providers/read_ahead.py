@@ -12,7 +12,8 @@ one batch, so memory stays bounded.
 A read error in the child (a :class:`~migration_kit.errors.SourceError` naming line and
 column, or any other) is raised in the caller as it is, at the batch where it happened;
 a child that dies is an error naming its exit status. Closing the iterator early (the
-caller failed) stops the child.
+caller failed) stops the child. Where no interpreter can be started, the batches are
+read (and cut the same way) in the caller's process.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -36,7 +37,7 @@ except ImportError:  # Windows: the pipe's default size
 from migration_kit.errors import Location, SourceError
 from migration_kit.jsonio import dump_row
 
-from .base import BATCH_ROWS, ProviderType, Schema
+from .base import BATCH_ROWS, ProviderType, RowBatch, Schema
 from .registry import provider_type_in
 
 # Files smaller than this are read in the caller's process: starting the child (about
@@ -68,8 +69,18 @@ def read_ahead(ptype: ProviderType, path: Path | str, params: dict, schema: Sche
     """The batches of ``ptype.read_batches(path, params, schema, batch_size)``, read in a
     child process; each row cut to the columns at ``positions``."""
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=err)
+        # the child imports this very package, even where the caller found it by a path
+        # of its own (a notebook's sys.path)
+        here = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [here, os.environ.get("PYTHONPATH")]))}
+        try:
+            proc = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=err, env=env)
+        except OSError:  # no interpreter to start (an embedded Python): read here
+            yield from cut_batches(ptype.read_batches(Path(path), params, schema,
+                                                      batch_size), positions)
+            return
         try:
             assert proc.stdin is not None and proc.stdout is not None
             _widen(proc.stdout)
@@ -113,6 +124,15 @@ def _widen(pipe: BinaryIO) -> None:
         pass
 
 
+def cut_batches(batches: Iterable[RowBatch], positions: list[int]) -> Iterator[AheadBatch]:
+    """Each batch's rows cut to the columns at ``positions``, with each full row's JSON."""
+    for b in batches:
+        rows = b.rows
+        cut = (list(zip(*(map(itemgetter(i), rows) for i in positions))) if positions
+               else [()] * len(rows))
+        yield AheadBatch(cut, list(b.lines), list(map(dump_row, rows)))
+
+
 def _send(out: BinaryIO, kind: str, value: Any) -> None:
     pickle.dump((kind, value), out, protocol=pickle.HIGHEST_PROTOCOL)
     out.flush()
@@ -121,11 +141,9 @@ def _send(out: BinaryIO, kind: str, value: Any) -> None:
 def _child(request: BinaryIO, out: BinaryIO) -> None:
     ptype, path, params, schema, positions, size = pickle.load(request)
     try:
-        for b in provider_type_in(*ptype).read_batches(Path(path), params, schema, size):
-            rows = b.rows
-            cut = (list(zip(*(map(itemgetter(i), rows) for i in positions))) if positions
-                   else [()] * len(rows))
-            _send(out, "batch", AheadBatch(cut, list(b.lines), list(map(dump_row, rows))))
+        for b in cut_batches(provider_type_in(*ptype).read_batches(Path(path), params,
+                                                                   schema, size), positions):
+            _send(out, "batch", b)
     except Exception as e:  # noqa: BLE001 - raised in the caller, as it is if it pickles
         try:
             pickle.loads(pickle.dumps(e))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -184,3 +185,20 @@ def test_small_files_are_read_here(tmp_path):
     small = tmp_path / "small.csv"
     small.write_text("a,b\n1,2\n", encoding="utf-8")
     assert not ra.worth_it(small)
+
+
+def test_no_interpreter_to_start_reads_here(sqlite_workspace, tmp_path, monkeypatch):
+    """Where no interpreter can be started (an embedded Python), the batches are read in
+    the caller's process: the same batches, and no child."""
+    rows = random_rows(random.Random(11), 95, 5, 0.0, 0.0)
+    file = tmp_path / "lines.csv"
+    file.write_text(csv_text(rows, [], None), encoding="utf-8")
+    api.add_provider(sqlite_workspace, "here", file)
+    child = [(b.rows, b.lines, b.data) for b in _reader(sqlite_workspace, "here")]
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    before = _children()
+    it = _reader(sqlite_workspace, "here")
+    first = next(it)
+    assert _children() == before
+    here = [(first.rows, first.lines, first.data), *((b.rows, b.lines, b.data) for b in it)]
+    assert here == child and sum(len(r) for r, _, _ in here) == 95
