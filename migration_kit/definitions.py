@@ -41,7 +41,7 @@ def load_yaml_text(text: str) -> Any:
             pass
     return yaml.safe_load(text)
 
-__all__ = ["Strict", "check", "choice", "problems", "suggest"]
+__all__ = ["Strict", "check", "choice", "load_yaml_text", "problems", "suggest"]
 
 
 class Strict(BaseModel):

@@ -258,6 +258,7 @@ class Schema:
         return cls(objects=[ObjectSchema.from_dict(o) for o in d.get("objects") or []],
                    layout=Layout.from_dict(layout) if layout else None)
 
+
 BATCH_ROWS = 5000  # rows per batch that ``read_batches`` yields, unless told
 
 

@@ -84,10 +84,12 @@ def read_ahead(ptype: ProviderType, path: Path | str, params: dict, schema: Sche
         try:
             assert proc.stdin is not None and proc.stdout is not None
             _widen(proc.stdout)
-            # the type by its module: the child imports that format's module alone
-            pickle.dump(((type(ptype).__module__, ptype.name), str(path), params, schema,
-                         positions, batch_size), proc.stdin)
-            proc.stdin.close()
+            try:  # the type by its module: the child imports that format's module alone
+                pickle.dump(((type(ptype).__module__, ptype.name), str(path), params,
+                             schema, positions, batch_size), proc.stdin)
+                proc.stdin.close()
+            except BrokenPipeError:  # the child ended at once: its stderr says why, below
+                pass
             while True:
                 try:
                     kind, value = pickle.load(proc.stdout)
@@ -108,8 +110,12 @@ def read_ahead(ptype: ProviderType, path: Path | str, params: dict, schema: Sche
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
+            for pipe in (proc.stdin, proc.stdout):
+                try:
+                    if pipe is not None:
+                        pipe.close()
+                except OSError:  # its unwritten bytes: the child is gone
+                    pass
 
 
 def _widen(pipe: BinaryIO) -> None:
