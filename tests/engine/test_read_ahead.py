@@ -139,6 +139,15 @@ def test_a_read_error_past_the_first_batch(sqlite_workspace, tmp_path, monkeypat
         k: before[k] for k in ("records", "lines")}
 
 
+def _provider(ws, tmp_path, name: str, seed: int, n: int) -> list[dict]:
+    """A provider ``name`` of ``n`` generated rows; returns the rows."""
+    rows = random_rows(random.Random(seed), n, 5, 0.0, 0.0)
+    file = tmp_path / f"{name}.csv"
+    file.write_text(csv_text(rows, [], None), encoding="utf-8")
+    api.add_provider(ws, name, file)
+    return rows
+
+
 def _reader(ws, name: str):
     prov = load_provider(ws, name)
     fv = get_version(ws, name, None)
@@ -148,10 +157,7 @@ def _reader(ws, name: str):
 def test_a_reader_that_dies(sqlite_workspace, tmp_path):
     """The reader killed after its first batch: an error naming its exit status, not a
     short file taken for a whole one."""
-    rows = random_rows(random.Random(9), 5000, 5, 0.0, 0.0)
-    file = tmp_path / "lines.csv"
-    file.write_text(csv_text(rows, [], None), encoding="utf-8")
-    api.add_provider(sqlite_workspace, "dies", file)
+    rows = _provider(sqlite_workspace, tmp_path, "dies", 9, 5000)
     before = _children()
     it = _reader(sqlite_workspace, "dies")
     first = next(it)
@@ -166,10 +172,7 @@ def test_a_reader_that_dies(sqlite_workspace, tmp_path):
 
 
 def test_stopping_early_stops_the_reader(sqlite_workspace, tmp_path):
-    rows = random_rows(random.Random(10), 5000, 5, 0.0, 0.0)
-    file = tmp_path / "lines.csv"
-    file.write_text(csv_text(rows, [], None), encoding="utf-8")
-    api.add_provider(sqlite_workspace, "early", file)
+    _provider(sqlite_workspace, tmp_path, "early", 10, 5000)
     before = _children()
     it = _reader(sqlite_workspace, "early")
     next(it)
@@ -190,10 +193,7 @@ def test_small_files_are_read_here(tmp_path):
 def test_no_interpreter_to_start_reads_here(sqlite_workspace, tmp_path, monkeypatch):
     """Where no interpreter can be started (an embedded Python), the batches are read in
     the caller's process: the same batches, and no child."""
-    rows = random_rows(random.Random(11), 95, 5, 0.0, 0.0)
-    file = tmp_path / "lines.csv"
-    file.write_text(csv_text(rows, [], None), encoding="utf-8")
-    api.add_provider(sqlite_workspace, "here", file)
+    _provider(sqlite_workspace, tmp_path, "here", 11, 95)
     child = [(b.rows, b.lines, b.data) for b in _reader(sqlite_workspace, "here")]
     monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
     before = _children()
