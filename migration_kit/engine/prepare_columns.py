@@ -30,7 +30,8 @@ only the record still open at a batch's end (its run may go on) is kept for the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
 from itertools import compress
 from operator import itemgetter, ne
 from typing import Any
@@ -71,9 +72,12 @@ def write(conn, sc: Scenario, source, mapping: ImportMapping, keep: Callable,
     ahead = _read_ahead(sc, source, mapping, follow)
     if ahead is not None:  # the rows cut to the columns read here, their JSON made there
         w = _Writer(sc, ahead[0], mapping, keep, follow)
-        for b in ahead[1]:
-            w.batch(conn, b.rows, b.lines, b.data)
-            bar.update(len(b.rows))
+        # closed as the prepare fails, too: the reader stops then, not when the failure's
+        # traceback is let go (a notebook keeps the last one)
+        with closing(ahead[1]) as batches:
+            for b in batches:
+                w.batch(conn, b.rows, b.lines, b.data)
+                bar.update(len(b.rows))
     else:
         w = _Writer(sc, source.columns, mapping, keep, follow)
         for batch in source.batches(conn):
@@ -84,7 +88,7 @@ def write(conn, sc: Scenario, source, mapping: ImportMapping, keep: Callable,
 
 
 def _read_ahead(sc: Scenario, source, mapping: ImportMapping, follow: Continuation | None
-                ) -> tuple[list[str], Iterator[AheadBatch]] | None:
+                ) -> tuple[list[str], Generator[AheadBatch, None, None]] | None:
     """The columns the writer reads and the file's batches read ahead in a second process
     (``providers.read_ahead``), where that pays: one object's big file, without
     continuation rows (they rewrite whole rows). None: read here."""

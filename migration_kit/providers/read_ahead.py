@@ -23,7 +23,7 @@ import pickle
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
@@ -65,7 +65,8 @@ class AheadBatch:
 
 
 def read_ahead(ptype: ProviderType, path: Path | str, params: dict, schema: Schema,
-               positions: list[int], batch_size: int = BATCH_ROWS) -> Iterator[AheadBatch]:
+               positions: list[int], batch_size: int = BATCH_ROWS
+               ) -> Generator[AheadBatch, None, None]:
     """The batches of ``ptype.read_batches(path, params, schema, batch_size)``, read in a
     child process; each row cut to the columns at ``positions``."""
     with tempfile.TemporaryFile() as err:

@@ -202,3 +202,27 @@ def test_no_interpreter_to_start_reads_here(sqlite_workspace, tmp_path, monkeypa
     assert _children() == before
     here = [(first.rows, first.lines, first.data), *((b.rows, b.lines, b.data) for b in it)]
     assert here == child and sum(len(r) for r, _, _ in here) == 95
+
+
+def test_a_prepare_that_fails_stops_its_reader(sqlite_workspace, tmp_path, monkeypatch):
+    """Prepare failing on its side (a failure put into its third batch) stops the reader
+    at once, while the failure is still held (a notebook keeps the last traceback), and
+    leaves no prepared data."""
+    _provider(sqlite_workspace, tmp_path, "fails", 12, 5000)
+    write_scenario(sqlite_workspace, scenario_yaml("fails", KEY_SETS[0], [],
+                                                   {"grouping": "key"}, False, False))
+    real, calls = prepare_columns._Writer.batch, []
+
+    def batch(self, *a, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("the database went away")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(ra, "MIN_BYTES", 0)
+    monkeypatch.setattr(prepare_columns._Writer, "batch", batch)
+    before = _children()
+    with batch_size(10), pytest.raises(RuntimeError, match="went away") as held:
+        api.prepare(sqlite_workspace, "fails", progress=False)
+    assert held.value is not None and _children() == before
+    assert stored(sqlite_workspace, "fails") == {"records": [], "lines": []}
