@@ -97,13 +97,21 @@ def _read_ahead(sc: Scenario, source, mapping: ImportMapping, follow: Continuati
         return None
     idx = {c: i for i, c in enumerate(source.columns)}  # as dict(zip(columns, row))
     src = mapping.text_key_source()
-    wanted = [*(r.field for r in sc.restrictions if r.active),
-              *(c for t in mapping.key_targets + mapping.ident_targets
-                for c in sorted(t.columns)), *([src] if src is not None else [])]
+    wanted = [*_restricted(sc), *_key_columns(mapping), *([src] if src is not None else [])]
     names = [c for c in dict.fromkeys(wanted) if c in idx]
     prov = source.prov
     return names, read_ahead(prov.ptype, source.fv.path, prov.params, prov.schema,
                              [idx[c] for c in names], source.batch_size)
+
+
+def _restricted(sc: Scenario) -> list[str]:
+    """The fields the scenario's active restrictions read."""
+    return [r.field for r in sc.restrictions if r.active]
+
+
+def _key_columns(mapping: ImportMapping) -> list[str]:
+    """The columns a row's key and identity are read from."""
+    return [c for t in mapping.key_targets + mapping.ident_targets for c in sorted(t.columns)]
 
 
 # -- values once per distinct combination ----------------------------------------------
@@ -181,11 +189,9 @@ class _Writer:
         self.mapping = mapping
         self.has_key = bool(mapping.key_targets)
         self.gather = sc.grouping == "key" and self.has_key
-        fields = [r.field for r in sc.restrictions if r.active]
+        fields = _restricted(sc)
         self.keep = _Memo(keep, columns, fields) if fields else None
-        key_columns = [c for t in mapping.key_targets + mapping.ident_targets
-                       for c in sorted(t.columns)]
-        self.keys = _Memo(self._key, columns, key_columns)
+        self.keys = _Memo(self._key, columns, _key_columns(mapping))
         # one text key (the usual case): each batch's distinct texts straight to their
         # results, without the mapping's calls per text (a shuffled file has most of its
         # keys in most batches, more than a memo can hold)
