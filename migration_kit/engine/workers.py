@@ -57,7 +57,7 @@ from ..errors import BadInputError, RecordError
 from ..scenarios.model import Scenario
 from ..workspace import Workspace
 from .collection import fewer_collections
-from .import_ import PR, Importer, ImportSummary, pending
+from .import_ import PR, Importer, ImportSummary, pending, pending_records
 from .progress import progress_bar
 
 try:
@@ -184,9 +184,7 @@ class Worker:
                 B.c.run_id == run, B.c.state == "stopped"))).scalar_one():
             return None  # break on error: a batch before stopped the run
         imp = self.importer
-        recs = conn.execute(select(PR).where(and_(
-            pending(self.sc.name), PR.c.record_no >= b["first_record"],
-            PR.c.record_no <= b["last_record"])).order_by(PR.c.record_no)).mappings().all()
+        recs = pending_records(conn, self.sc.name, b["first_record"], b["last_record"])
         if self._lookup is None:
             self._lookup = imp.new_lookup(conn)
         lookup = self._lookup
@@ -236,10 +234,8 @@ class Worker:
                                  ).mappings().one()
                 if b["state"] != "open":
                     raise _Again()
-                recs = conn.execute(select(PR).where(and_(
-                    pending(self.sc.name), PR.c.record_no >= b["first_record"],
-                    PR.c.record_no <= b["last_record"])).order_by(PR.c.record_no)
-                ).mappings().all()
+                recs = pending_records(conn, self.sc.name, b["first_record"],
+                                       b["last_record"])
                 if self._lookup is None:
                     self._lookup = imp.new_lookup(conn)
                 lookup = self._lookup
