@@ -150,31 +150,44 @@ def _bound(dialect, types: list[Any], columns: list[list[Any]]) -> list[list[Any
 
 def bulk_execute(conn: Connection, stmt: Any, rows: list[dict[str, Any]]) -> None:
     """``conn.execute(stmt, rows)`` for an UPDATE or DELETE of many rows with the same keys,
-    faster on SQLite: one ``executemany`` on the connection's own cursor (the caller's
-    transaction), every value through its bind processor as SQLAlchemy binds it (a value
-    the statement holds, as ``.values(processed=True)``, too), without SQLAlchemy's work
-    per row. Elsewhere, or for a statement with expanding parameters: SQLAlchemy's."""
+    faster on SQLite: see :func:`_execute_columns`. Elsewhere: SQLAlchemy's."""
     if not rows:
         return
-    dialect = conn.dialect
-    compiled = stmt.compile(dialect=dialect)
-    order = compiled.positiontup
-    binds = [compiled.binds[n] for n in order] if order is not None else []
-    if (dialect.name != "sqlite" or order is None
-            or any(b.expanding or b.callable is not None for b in binds)
-            or any(b.required and b.key not in rows[0] for b in binds)):
+    if conn.dialect.name != "sqlite":
         conn.execute(stmt, rows)
         return
     first = rows[0]
     try:
-        columns = [list(map(itemgetter(b.key), rows)) if b.key in first
-                   else [b.effective_value] * len(rows) for b in binds]
+        columns = {k: list(map(itemgetter(k), rows)) for k in first}
     except KeyError:  # rows with other keys: SQLAlchemy's own handling (and message)
         conn.execute(stmt, rows)
         return
-    params = list(zip(*_bound(dialect, [b.type for b in binds], columns)))
+    if not _execute_columns(conn, stmt, columns, len(rows)):
+        conn.execute(stmt, rows)
+
+
+def _execute_columns(conn: Connection, stmt: Any, columns: dict[str, list[Any]], n: int
+                     ) -> bool:
+    """SQLite: ``stmt`` run for ``n`` rows whose parameters are given as one list per bind
+    name, in one ``executemany`` on the connection's own cursor (the caller's
+    transaction), every value through its bind processor as SQLAlchemy binds it (a value
+    the statement holds, as ``.values(processed=True)``, too), without SQLAlchemy's work
+    per row. False (nothing done) where that does not apply: another database, or a
+    statement with expanding parameters or a required parameter not given."""
+    dialect = conn.dialect
+    if dialect.name != "sqlite":
+        return False
+    compiled = stmt.compile(dialect=dialect)
+    order = compiled.positiontup
+    binds = [compiled.binds[k] for k in order] if order is not None else []
+    if (order is None or any(b.expanding or b.callable is not None for b in binds)
+            or any(b.required and b.key not in columns for b in binds)):
+        return False
+    values = [columns[b.key] if b.key in columns else [b.effective_value] * n for b in binds]
+    params = list(zip(*_bound(dialect, [b.type for b in binds], values)))
     with _cursor(conn, compiled.string) as cur:
         cur.executemany(compiled.string, params)
+    return True
 
 
 def bulk_update(conn: Connection, table: Table, keys: list[str], names: list[str],
@@ -183,7 +196,7 @@ def bulk_update(conn: Connection, table: Table, keys: list[str], names: list[str
     ``names[j] = columns[j][i]`` (``keys`` lead ``names``, their values lead ``columns``)
     and every ``fixed`` value. PostgreSQL: one ``UPDATE ... FROM unnest(arrays)`` (one
     statement for the batch instead of one per row), values through their columns' bind
-    processors; elsewhere: :func:`bulk_execute` of the UPDATE."""
+    processors; SQLite: one ``executemany`` of the UPDATE (:func:`_execute_columns`)."""
     n = len(columns[0]) if columns else 0
     if not n:
         return
@@ -192,8 +205,9 @@ def bulk_update(conn: Connection, table: Table, keys: list[str], names: list[str
     if dialect.name != "postgresql" or dialect.driver != "psycopg":
         stmt = update(table).where(and_(*(table.c[k] == bindparam(f"p_{k}") for k in keys)))
         stmt = stmt.values(**fixed, **{c: bindparam(f"p_{c}") for c in names[len(keys):]})
-        bulk_execute(conn, stmt, [dict(zip((f"p_{c}" for c in names), r))
-                                  for r in zip(*columns)])
+        by_name = {f"p_{c}": col for c, col in zip(names, columns)}
+        if not _execute_columns(conn, stmt, by_name, n):  # the rows as SQLAlchemy takes them
+            conn.execute(stmt, [dict(zip(by_name, r)) for r in zip(*columns)])
         return
     prep = dialect.identifier_preparer
     types = [table.c[c].type for c in names]
