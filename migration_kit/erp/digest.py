@@ -16,6 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any
 
+import orjson
+
 from ..jsonio import fast_encoder
 from .windows import WindowDef
 
@@ -85,6 +87,7 @@ class DocumentDigest:
         """``[digest(doc) for doc in docs]``, the values put in canonical form a whole
         column (one field of every document's rows) at a time."""
         parts: list[list[Any]] = [[] for _ in docs]
+        kinds: set[type] = set()  # the types of the canonical values
         for name, detail, names, special in self.plan:
             if detail:
                 per_doc = [doc.get(name) or [] for doc in docs]
@@ -98,6 +101,8 @@ class DocumentDigest:
                 cols = [[row.get(n) for row in rows] for n in names]
             for i, canon in special:
                 cols[i] = _canon_column(canon, cols[i])
+            for c in cols:
+                kinds.update(map(type, c))
             # tuples: JSON writes them as lists, the text values() gives
             flat = list(zip(*cols)) if names else [()] * len(rows)
             if per_doc is None:
@@ -110,6 +115,8 @@ class DocumentDigest:
                     p.append((name, flat[at:end]))
                     at = end
         sha = hashlib.sha256
+        if kinds <= _PLAIN:  # orjson writes the very bytes of _dumps, faster
+            return [sha(_plain_bytes(p)).hexdigest() for p in parts]
         return [sha(_dumps(p).encode("utf-8")).hexdigest() for p in parts]
 
 
@@ -132,3 +139,12 @@ def _fixed(d: Decimal) -> str:
 
 
 _dumps = fast_encoder()
+# values orjson writes as json does (floats it may write otherwise: 1e-07 against 1e-7)
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _plain_bytes(p: Any) -> bytes:
+    try:
+        return orjson.dumps(p)
+    except orjson.JSONEncodeError:  # a whole number past 64 bits: json's text
+        return _dumps(p).encode("utf-8")

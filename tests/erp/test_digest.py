@@ -21,6 +21,10 @@ texts = st.one_of(st.none(), st.text(max_size=8))
 decimals = st.one_of(st.none(), st.decimals(min_value=-10**6, max_value=10**6, places=6,
                                               allow_nan=False, allow_infinity=False))
 dates = st.one_of(st.none(), st.dates(min_value=dt.date(1990, 1, 1)))
+# values a stored document's field may hold besides its type's (orjson writes some of them
+# otherwise than json: 1e-7 against 1e-07; it refuses whole numbers past 64 bits)
+strays = st.one_of(st.floats(allow_nan=False), st.integers(2**63, 2**70),
+                   st.sampled_from([1e-07, 1e16, -0.0, 2**64]))
 
 
 def _row(obj, draw) -> dict:
@@ -30,7 +34,8 @@ def _row(obj, draw) -> dict:
         strategy = (decimals if kind == "decimal" else dates if kind == "date"
                     else st.one_of(st.none(), st.integers(-5, 5)) if kind == "integer"
                     else st.one_of(st.none(), st.booleans()) if kind == "boolean" else texts)
-        row[f.name] = draw(strategy)
+        row[f.name] = draw(st.one_of(strategy, strays) if draw(st.integers(0, 9)) == 0
+                           else strategy)
     return row
 
 
@@ -41,7 +46,7 @@ def documents(draw) -> dict:
     return {SUMMARY: head, DETAIL: lines}
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(documents(), max_size=6))
 def test_many_is_the_digest_of_each_document(docs):
     assert DIGEST.many(docs) == [DIGEST(d) for d in docs]
