@@ -15,6 +15,7 @@ from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     Connection,
@@ -38,7 +39,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..db import Growth, among, numbering
 from ..errors import BadInputError, DocumentError, FieldError, NotFoundError
-from ..values import convert
+from ..values import convert, has_none
 from .copy_later import copy_rows, settle
 from .validation import Doc, DocumentValidator
 from .windows import FieldDef, WindowDef, WindowRegistry
@@ -136,13 +137,18 @@ def _bound(dialect, types: list[Any], columns: list[list[Any]]) -> list[list[Any
         p = col_type.dialect_impl(dialect).bind_processor(dialect)
         if p is None:
             continue
-        if isinstance(col_type, Date):  # a Python call per value: once per distinct date
+        if isinstance(col_type, Date | Boolean):
+            # a Python call per value: once per distinct date or truth value
             try:
                 seen = {v: p(v) for v in set(values[i])}
-            except TypeError:  # unhashable: SQLAlchemy's processor says why
+            except TypeError:  # unhashable, or not a truth value: SQLAlchemy's says why
                 values[i] = list(map(p, values[i]))
                 continue
             values[i] = list(map(seen.__getitem__, values[i]))
+        elif isinstance(col_type, JSON) and has_none(values[i]):
+            # a record's result before its import, a key's blank: None's text once
+            blank = p(None)
+            values[i] = [blank if v is None else p(v) for v in values[i]]
         else:
             values[i] = list(map(p, values[i]))
     return values

@@ -212,3 +212,33 @@ def test_bulk_update_updates_as_sqlalchemy_does(db_url):
                          dt.date(2024, 2, 29), True, TRICKY[7], None)
     assert got[1][9][2:4] == (None, None)  # JSON null and a None decimal
     assert got[1][len(TRICKY) + 7][6:] == ("before", "was")  # the other group's row 7
+
+
+def test_bound_values_are_sqlalchemys_own():
+    """``store._bound`` binds a column of dates or truth values once per distinct value, and
+    JSON's None once: each value is what the column's own bind processor gives it, on
+    both databases' dialects, and a value the processor refuses is refused the same way."""
+    import pytest
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from migration_kit.erp.store import _bound
+
+    types = [Date(), Boolean(), JSON(), Numeric(18, 2), Text()]
+    cols = [[dt.date(2024, 2, 29), None, dt.date(2024, 2, 29), dt.date(1, 1, 1)],
+            [True, None, False, 1, 0, True],
+            [{"k": "a"}, None, [1, "x"], None, "text"],
+            [Decimal("1.50"), None, Decimal("-0")],
+            ["a", None, "b"]]
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        got = _bound(dialect, types, cols)
+        for t, col, values in zip(types, cols, got):
+            p = t.dialect_impl(dialect).bind_processor(dialect)
+            # repr: psycopg's Json wrappers (PostgreSQL's JSON) are equal only to themselves
+            assert list(map(repr, values)) == list(map(repr, col if p is None
+                                                       else [p(v) for v in col]))
+        for bad in ([True, 2], [True, "yes"]):
+            p = Boolean().dialect_impl(dialect).bind_processor(dialect)
+            with pytest.raises(Exception) as want:
+                [p(v) for v in bad]
+            with pytest.raises(type(want.value), match=str(want.value).replace("'", ".")):
+                _bound(dialect, [Boolean()], [bad])
