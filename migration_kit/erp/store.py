@@ -7,7 +7,7 @@ bookkeeping in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, repeat
@@ -416,48 +416,50 @@ class ERPStore:
                 for names in unique_rules:
                     lookup.pending_unique.add((w.id, *(pre[0][w.summary][n] for n in names)))
         # Pass 2: keys already taken, in the database or earlier in this batch.
-        keys = w.key_fields
-        full = [_key_tuple(w, c) for c, _ in checked if c is not None]
+        keys = w.key_fields  # once for the batch (a property that builds its list)
+        key_of = _key_getter(w.summary, keys)
+        full = [key_of(c) if c is not None else None for c, _ in checked]
         existing = self._existing_ids(conn, w, [k for k in full if k]) if keys else {}
         seen: set[tuple] = set()
         results: list[SaveResult] = []
         to_insert: list[tuple[int, Doc]] = []
-        to_update: list[tuple[int, Doc]] = []
-        for clean, errors in checked:
-            if clean is not None:
-                k = _key_tuple(w, clean)
-                doc_id = existing.get(_norm_key(k)) if k else None
-                if k and ((doc_id is not None and mode == "insert") or _norm_key(k) in seen):
+        to_update: list[tuple[int, Doc, int]] = []
+        for (clean, errors), k in zip(checked, full):
+            doc_id = None
+            if clean is not None and k:
+                nk = _norm_key(k)
+                doc_id = existing.get(nk)
+                if (doc_id is not None and mode == "insert") or nk in seen:
                     label = ", ".join(f"{n} {v}" for n, v in zip(keys, k))
                     errors = [FieldError(w.id, w.summary, keys[-1],
                                          f"{w.name}: {label} already exists", None, k[-1])]
                     clean = None
-                elif k:
-                    seen.add(_norm_key(k))
+                else:
+                    seen.add(nk)
             if clean is None:
                 results.append(SaveResult(False, errors=errors, action="failed"))
                 if stop_on_error:
                     break
                 continue
             if doc_id is not None:
-                to_update.append((len(results), clean))
+                to_update.append((len(results), clean, doc_id))
                 results.append(SaveResult(True, action="updated"))
             else:
                 to_insert.append((len(results), clean))
                 results.append(SaveResult(True, action="inserted"))
         results += [SaveResult(False, action="not saved") for _ in range(n_docs - len(results))]
         if not dry_run:
-            for _, clean in to_update:
-                doc_id = existing[_norm_key(_key_tuple(w, clean))]
+            for _, clean, doc_id in to_update:
                 self._update(conn, w, doc_id, clean)
             if to_insert:
                 self._number(conn, w, [d for _, d in to_insert])
                 self._insert(conn, w, [d for _, d in to_insert])
-        for pos, clean in to_insert + to_update:
-            results[pos].key = _key(w, clean)
+        for pos, clean, *_ in to_insert + to_update:
+            head = clean[w.summary]
+            results[pos].key = {k: head[k] for k in keys}
             results[pos].doc = clean
             if not dry_run:
-                lookup.saved(w.id, clean[w.summary])
+                lookup.saved(w.id, head)
         return results
 
     def prechecks(self, window_id: str, mode: str) -> bool:
@@ -746,11 +748,19 @@ def _raw_key(w: WindowDef, doc: Doc) -> tuple:
     return tuple(s.get(k) for k in w.key_fields) if isinstance(s, dict) else ()
 
 
-def _key_tuple(w: WindowDef, clean: Doc) -> tuple | None:
-    """The stored key of a validated document; None while an automatic number is blank."""
-    k = tuple(clean[w.summary].get(n) for n in w.key_fields)
-    return k if k and all(v is not None for v in k) else None
+def _key_getter(summary: str, keys: list[str]) -> Callable[[Doc], tuple | None]:
+    """The stored key of a validated document of a window (``summary``'s ``keys``); None
+    while an automatic number is blank. Built once for a batch of documents."""
+    if not keys:
+        return lambda clean: None
+    get = itemgetter(*keys)
+    one = len(keys) == 1
 
-
-def _key(w: WindowDef, doc: Doc) -> dict[str, Any]:
-    return {k: doc[w.summary][k] for k in w.key_fields}
+    def key_of(clean: Doc) -> tuple | None:
+        head = clean[summary]
+        try:
+            k = (get(head),) if one else get(head)
+        except KeyError:  # a field missing: None, as .get() gives
+            k = tuple(head.get(n) for n in keys)
+        return k if None not in k else None
+    return key_of
