@@ -10,6 +10,7 @@ stops on it (``break_on_error``, the spec's default) or goes on.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from itertools import compress
 from operator import ne
@@ -245,9 +246,8 @@ class Importer:
             by_records = and_(PL.c.scenario.concat("") == sc.name, records)
         lines = fetch_rows(conn, select(PL.c.record_no, PL.c.data, PL.c.source_line)
                            .where(by_records).order_by(PL.c.line_no))
-        # one JSON text for the batch: one decoder call instead of one per line
         rec_nos, texts, sources = (list(c) for c in zip(*lines)) if lines else ([], [], [])
-        decoded = json.loads("[" + ",".join(texts) + "]")
+        decoded = _decode_each(texts)
         of = _by_record(rec_nos, decoded, texts, sources)
         items = [_Item(rec, *(of.get(rec["record_no"]) or ([], [], []))) for rec in recs]
         if eager:
@@ -576,9 +576,15 @@ def pending_records(conn, scenario: str, first: int, last: int | None = None,
     rows = fetch_rows(conn, stmt if limit is None else stmt.limit(limit))
     if not rows:
         return []
-    keys = json.loads("[" + ",".join("null" if r[-1] is None else r[-1] for r in rows) + "]")
+    keys = _decode_each(r[-1] for r in rows)
     names = _REC_NAMES
     return [dict(zip(names, (*r[:-1], k))) for r, k in zip(rows, keys)]
+
+
+def _decode_each(texts: Iterable[str | None]) -> list[Any]:
+    """Each JSON text decoded (None, SQL's NULL, as None): one decoder call for them all,
+    as one JSON list, instead of one per text."""
+    return json.loads("[" + ",".join("null" if t is None else t for t in texts) + "]")
 
 
 def _message(detail) -> tuple[str, str | None]:
