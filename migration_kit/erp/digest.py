@@ -100,9 +100,11 @@ class DocumentDigest:
             except KeyError:
                 cols = [[row.get(n) for row in rows] for n in names]
             for i, canon in special:
-                cols[i] = _canon_column(canon, cols[i])
-            for c in cols:
-                kinds.update(map(type, c))
+                cols[i] = _canon_column(canon, cols[i])  # text or None, always
+            canonical = {i for i, _ in special}
+            for i, c in enumerate(cols):
+                if i not in canonical:
+                    kinds.update(map(type, c))
             # tuples: JSON writes them as lists, the text values() gives
             flat = list(zip(*cols)) if names else [()] * len(rows)
             if per_doc is None:
