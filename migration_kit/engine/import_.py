@@ -20,7 +20,7 @@ from sqlalchemy import Text, and_, bindparam, cast, func, select, update
 
 from .. import db
 from ..erp.digest import DocumentDigest
-from ..erp.store import bulk_execute, bulk_insert, bulk_update, fetch_rows
+from ..erp.store import BoundLines, bulk_execute, bulk_insert, bulk_update, fetch_rows
 from ..erp.validation_columns import ColumnChecker
 from ..errors import FieldError, RecordError
 from ..scenarios.conditions import compile_restrictions
@@ -126,6 +126,7 @@ class Importer:
         self.precheck = False  # parallel workers: the window's rules checked in step 1
         self.column_engine: ColumnEngine | None = None  # set with the run's lookup
         self.growth = db.Growth()  # the ledger this run fills (statistics on PostgreSQL)
+        self.bound_lines: BoundLines | None = None  # the mapped batch's (parallel workers)
 
     def read_state(self, conn) -> None:
         """What the last prepare wrote down: the lines' columns and the file version."""
@@ -263,6 +264,12 @@ class Importer:
                         self.validator, [it.doc for it in ok])):
                     it.checked = checked
                 self._digest_early(items)
+                # the lines bound now, while the batches before are saved (the saves run
+                # one after another): the save only adds the documents' ids
+                self.bound_lines = self.ws.store.bind_lines(
+                    conn.dialect, sc.window, [it.checked[0] for it in items
+                                              if it.checked is not None
+                                              and it.checked[0] is not None])
         return items
 
     def _digest_early(self, items: list[_Item]) -> None:
@@ -307,6 +314,7 @@ class Importer:
         transaction, in record order. Returns (stop here, the items left for the next
         batch: a document seen twice in an upsert)."""
         sc = self.sc
+        bound, self.bound_lines = self.bound_lines, None  # one batch's, at most once
         ledger = self._ledger_of(conn, [it.rec for it in items])
         if self.column_engine is not None:
             self._check_columns(items, ledger)
@@ -355,7 +363,8 @@ class Importer:
                 conn, sc.window, [it.doc for it in to_save], mode=sc.mode,
                 stop_on_error=self.stop_on_error, lookup=lookup, validator=self.validator,
                 dry_run=self.validate_only,
-                checked=prechecked if any(c is not None for c in prechecked) else None)
+                checked=prechecked if any(c is not None for c in prechecked) else None,
+                bound=bound)
             saved = []
             for it, res in zip(to_save, results):
                 rec = it.rec

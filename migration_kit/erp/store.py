@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain, repeat
-from operator import itemgetter
+from operator import is_, itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -76,7 +76,8 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> N
 
 
 def bulk_insert_columns(conn: Connection, table: Table, names: list[str],
-                        columns: list[list[Any]], *, end_later: bool = False) -> None:
+                        columns: list[list[Any]], *, end_later: bool = False,
+                        bound: bool = False) -> None:
     """Rows given as one list per column (``names``) into ``table``: on the connection's own
     DBAPI connection (so in the caller's transaction), every value through its column's
     bind processor as SQLAlchemy does; SQLite: one ``executemany``; PostgreSQL with
@@ -85,7 +86,8 @@ def bulk_insert_columns(conn: Connection, table: Table, names: list[str],
 
     ``end_later``: the COPY ends at the connection's next statement or commit
     (:mod:`.copy_later`), so that the server stores the rows while the caller goes on
-    with work that needs no database.
+    with work that needs no database. ``bound``: the columns went through :func:`_bound`
+    for this dialect already (:meth:`ERPStore.bind_lines`).
     """
     n = len(columns[0]) if columns else 0
     if not n:
@@ -95,7 +97,7 @@ def bulk_insert_columns(conn: Connection, table: Table, names: list[str],
     if dialect.name != "sqlite" and not copy:
         conn.execute(insert(table), [dict(zip(names, r)) for r in zip(*columns)])
         return
-    values = _bound(dialect, [table.c[n].type for n in names], columns)
+    values = columns if bound else _bound(dialect, [table.c[n].type for n in names], columns)
     params = list(zip(*values))
     prep = dialect.identifier_preparer
     target = f"{prep.format_table(table)} ({', '.join(prep.quote(n) for n in names)})"
@@ -275,6 +277,24 @@ def table_name(window_id: str, object_name: str) -> str:
 
 
 @dataclass
+class BoundLines:
+    """The detail lines of documents about to be saved, one list per field, already through
+    the fields' bind processors (:meth:`ERPStore.bind_lines`)."""
+
+    dialect: str
+    docs: list[Doc]
+    # detail object -> (field names, bound columns, the number of lines of each document)
+    objects: dict[str, tuple[list[str], list[list[Any]], list[int]]]
+
+    def fits(self, dialect: str, docs: list[Doc], obj: str) -> bool:
+        """Whether these are the lines of ``docs`` as they are now: the same documents in
+        the same order, each with as many ``obj`` lines as when they were bound."""
+        return (obj in self.objects and dialect == self.dialect and len(docs) == len(self.docs)
+                and all(map(is_, docs, self.docs))
+                and list(map(len, (d[obj] for d in docs))) == self.objects[obj][2])
+
+
+@dataclass
 class SaveResult:
     ok: bool
     key: dict[str, Any] | None = None
@@ -379,8 +399,8 @@ class ERPStore:
                   mode: str = "insert", stop_on_error: bool = True,
                   lookup: _Lookup | None = None, validator: DocumentValidator | None = None,
                   dry_run: bool = False,
-                  checked: list[tuple[Doc | None, list[FieldError]]] | None = None
-                  ) -> list[SaveResult]:
+                  checked: list[tuple[Doc | None, list[FieldError]]] | None = None,
+                  bound: BoundLines | None = None) -> list[SaveResult]:
         """Validate ``docs`` in order and write the valid ones; nothing is committed here.
 
         With ``stop_on_error`` the documents after the first failing one are not saved
@@ -388,6 +408,8 @@ class ERPStore:
         ``checked``: pass 1 done before for some documents (one ``(clean or None, errors)``
         per document, None for those to check here: their ``docs`` entry), by
         :meth:`precheck` where :meth:`prechecks` allows it, or by the columns engine.
+        ``bound``: the checked documents' lines bound before (:meth:`bind_lines`), used
+        where the documents to insert are those very ones.
         """
         w = self.windows.get(window_id)
         lookup = lookup or self.lookup(conn)
@@ -453,7 +475,7 @@ class ERPStore:
                 self._update(conn, w, doc_id, clean)
             if to_insert:
                 self._number(conn, w, [d for _, d in to_insert])
-                self._insert(conn, w, [d for _, d in to_insert])
+                self._insert(conn, w, [d for _, d in to_insert], bound)
         for pos, clean, *_ in to_insert + to_update:
             head = clean[w.summary]
             results[pos].key = {k: head[k] for k in keys}
@@ -556,7 +578,30 @@ class ERPStore:
         return any(isinstance(f.numbering, dict) and head.get(f.name) is None
                    for f in w.summary_object.fields.values())
 
-    def _insert(self, conn: Connection, w: WindowDef, docs: list[Doc]) -> None:
+    def bind_lines(self, dialect, window_id: str, docs: list[Doc]) -> BoundLines | None:
+        """The detail lines of ``docs`` (checked, with their line numbers) bound for
+        ``dialect`` ahead of their save, which then only adds the documents' ids: parallel
+        workers bind a batch while the batches before it are being saved, which shortens
+        the saves that run one after another. None where the lines have other keys."""
+        w = self.windows.get(window_id)
+        objects = {}
+        for obj in w.detail_objects:
+            lines = [d[obj.name] for d in docs]
+            rows = list(chain.from_iterable(lines))
+            if not rows:
+                continue
+            names = list(rows[0])
+            try:
+                columns = [list(map(itemgetter(n), rows)) for n in names]
+            except KeyError:
+                return None
+            t = self.tables[(w.id, obj.name)]
+            objects[obj.name] = (names, _bound(dialect, [t.c[n].type for n in names], columns),
+                                 list(map(len, lines)))
+        return BoundLines(dialect.name, docs, objects) if objects else None
+
+    def _insert(self, conn: Connection, w: WindowDef, docs: list[Doc],
+                bound: BoundLines | None = None) -> None:
         st = self.summary_table(w.id)
         heads = [d[w.summary] for d in docs]
         self._growth.added(conn, st, len(heads))
@@ -585,6 +630,14 @@ class ERPStore:
                                heads).scalars().all()
         for obj in w.detail_objects:
             lines = [d[obj.name] for d in docs]
+            table = self.tables[(w.id, obj.name)]
+            if bound is not None and bound.fits(conn.dialect.name, docs, obj.name):
+                names, values, counts = bound.objects[obj.name]
+                owner = list(chain.from_iterable(map(repeat, ids, counts)))
+                (owner,) = _bound(conn.dialect, [table.c._doc_id.type], [owner])
+                bulk_insert_columns(conn, table, [*names, "_doc_id"], [*values, owner],
+                                    bound=True)
+                continue
             rows = list(chain.from_iterable(lines))
             if not rows:
                 continue
