@@ -610,15 +610,25 @@ class ERPStore:
             return
         keys = w.key_fields
         if keys and all(h.get(k) is not None for k in keys for h in heads):
-            # written in bulk, the ids read back by the unique key (in this transaction)
             bulk_insert(conn, st, heads)
-            by_key = {}
-            ids_of = self._ids_by_key(conn, w.id, st, keys)
-            for at in range(0, len(heads), 500):
-                part = heads[at:at + 500]
-                by_key.update((tuple(r[1:]), r[0]) for r in conn.execute(
-                    ids_of, {f"k{i}": sorted({h[k] for h in part}) for i, k in enumerate(keys)}))
-            ids = [by_key[tuple(h[k] for k in keys)] for h in heads]
+            ids = None
+            if conn.dialect.name == "sqlite" and "_id" not in heads[0]:
+                # this transaction holds SQLite's one write lock from the INSERT on, and a
+                # rowid table gives each new row the greatest id + 1: the documents' ids
+                # are the run up to the last one inserted. (Past the greatest possible id
+                # SQLite picks them at random; then they are read back as elsewhere.)
+                last, top = conn.execute(select(func.last_insert_rowid(),
+                                                func.max(st.c._id))).one()
+                if last == top:
+                    ids = list(range(last - len(heads) + 1, last + 1))
+            if ids is None:  # read back by the unique key (in this transaction)
+                by_key = {}
+                ids_of = self._ids_by_key(conn, w.id, st, keys)
+                for at in range(0, len(heads), 500):
+                    part = heads[at:at + 500]
+                    by_key.update((tuple(r[1:]), r[0]) for r in conn.execute(ids_of, {
+                        f"k{i}": sorted({h[k] for h in part}) for i, k in enumerate(keys)}))
+                ids = [by_key[tuple(h[k] for k in keys)] for h in heads]
         elif keys:
             # RETURNING in multi-row statements (sorting by parameter order would make that
             # one statement per document on SQLite); ids are matched back by the unique key.
