@@ -582,7 +582,12 @@ class ERPStore:
         """The detail lines of ``docs`` (checked, with their line numbers) bound for
         ``dialect`` ahead of their save, which then only adds the documents' ids: parallel
         workers bind a batch while the batches before it are being saved, which shortens
-        the saves that run one after another. None where the lines have other keys."""
+        the saves that run one after another. None where the lines have other keys, or
+        where :func:`bulk_insert_columns` binds through SQLAlchemy (neither SQLite nor
+        psycopg 3's COPY)."""
+        if dialect.name != "sqlite" and (dialect.name, dialect.driver) != ("postgresql",
+                                                                           "psycopg"):
+            return None
         w = self.windows.get(window_id)
         objects = {}
         for obj in w.detail_objects:

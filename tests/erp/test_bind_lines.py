@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import copy
 
+from sqlalchemy.dialects import postgresql, sqlite
+
 from migration_kit import api
 
+from .conftest import seed
 from .test_windows import invoice
 
 W = "AR301000"
@@ -77,3 +80,16 @@ def test_changed_or_other_documents_are_bound_anew(seeded):
     assert [ln["Description"] for ls in _lines(seeded, refs) for ln in ls] == [
         ln["Description"] for c, _ in checked for ln in c["Line"]]
     assert "Only in the other documents" not in str(_lines(seeded, refs))
+
+
+def test_no_lines_bound_where_sqlalchemy_would_bind_them_again(sqlite_workspace):
+    """Only SQLite's executemany and psycopg 3's COPY take bound columns as they are;
+    elsewhere ``bulk_insert_columns`` hands the rows to SQLAlchemy, which binds them."""
+    ws = sqlite_workspace
+    seed(ws)
+    docs = [c for c, _ in _checked(ws, _batch(2))]
+    store = ws.store
+    assert store.bind_lines(postgresql.psycopg2.dialect(), W, docs) is None
+    assert store.bind_lines(postgresql.psycopg.dialect(), W, docs) is not None
+    assert store.bind_lines(sqlite.pysqlite.dialect(), W, docs) is not None
+
