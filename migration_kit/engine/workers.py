@@ -8,8 +8,9 @@ rolls it back and drops the lock, and the batch is open for the next worker to c
 
 In the transaction, a worker first reads the batch's lines, maps its documents and checks
 the target restrictions and (where they do not read the window's own stored documents, see
-``ERPStore.prechecks``) the window's rules: that is most of the work, and it runs while the
-batches before are being saved. Then it waits for its turn: ``FOR SHARE`` on the batch
+``ERPStore.prechecks``) the window's rules, and binds the checked documents' lines for the
+database (``ERPStore.bind_lines``): that is most of the work, and it runs while the batches
+before are being saved. Then it waits for its turn: ``FOR SHARE`` on the batch
 before it returns when that batch's transaction has ended. If that batch is done, this one
 saves (ledger, window rules, automatic numbers, documents, Processed flags and ledger
 entries) and commits; so batches commit in record order, and a run with workers gives the
