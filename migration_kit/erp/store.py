@@ -584,7 +584,9 @@ class ERPStore:
         workers bind a batch while the batches before it are being saved, which shortens
         the saves that run one after another. None where the lines have other keys, or
         where :func:`bulk_insert_columns` binds through SQLAlchemy (neither SQLite nor
-        psycopg 3's COPY)."""
+        psycopg 3's COPY). The lines' values must not change after this (the save changes
+        only the summary's automatic numbers; :meth:`BoundLines.fits` checks the documents
+        and their line counts)."""
         if dialect.name != "sqlite" and (dialect.name, dialect.driver) != ("postgresql",
                                                                            "psycopg"):
             return None
