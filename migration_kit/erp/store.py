@@ -93,10 +93,10 @@ def bulk_insert_columns(conn: Connection, table: Table, names: list[str],
     if not n:
         return
     dialect = conn.dialect
-    copy = dialect.name == "postgresql" and dialect.driver == "psycopg"
-    if dialect.name != "sqlite" and not copy:
+    if not _binds_itself(dialect):
         conn.execute(insert(table), [dict(zip(names, r)) for r in zip(*columns)])
         return
+    copy = dialect.name == "postgresql"
     values = columns if bound else _bound(dialect, [table.c[n].type for n in names], columns)
     params = list(zip(*values))
     prep = dialect.identifier_preparer
@@ -113,6 +113,24 @@ def bulk_insert_columns(conn: Connection, table: Table, names: list[str],
         sql = f"INSERT INTO {target} VALUES ({', '.join('?' * len(names))})"
         with _cursor(conn, sql) as cur:
             cur.executemany(sql, params)
+
+
+def _binds_itself(dialect) -> bool:
+    """Whether :func:`bulk_insert_columns` binds the values itself (SQLite's executemany,
+    psycopg 3's COPY) rather than handing the rows to SQLAlchemy."""
+    return dialect.name == "sqlite" or (dialect.name, dialect.driver) == ("postgresql",
+                                                                         "psycopg")
+
+
+def _line_columns(lines: list[list[dict[str, Any]]]) -> tuple[list[str], list[list[Any]]] | None:
+    """A detail object's lines (a list per document, some line among them) as one list per
+    field, the fields named by the first line; None where a line lacks one of them."""
+    rows = list(chain.from_iterable(lines))
+    names = list(rows[0])
+    try:  # one list per column, straight from the lines (no copy of each line)
+        return names, [list(map(itemgetter(n), rows)) for n in names]
+    except KeyError:
+        return None
 
 
 @contextmanager
@@ -587,21 +605,18 @@ class ERPStore:
         psycopg 3's COPY). The lines' values must not change after this (the save changes
         only the summary's automatic numbers; :meth:`BoundLines.fits` checks the documents
         and their line counts)."""
-        if dialect.name != "sqlite" and (dialect.name, dialect.driver) != ("postgresql",
-                                                                           "psycopg"):
+        if not _binds_itself(dialect):
             return None
         w = self.windows.get(window_id)
         objects = {}
         for obj in w.detail_objects:
             lines = [d[obj.name] for d in docs]
-            rows = list(chain.from_iterable(lines))
-            if not rows:
+            if not any(lines):
                 continue
-            names = list(rows[0])
-            try:
-                columns = [list(map(itemgetter(n), rows)) for n in names]
-            except KeyError:
+            got = _line_columns(lines)
+            if got is None:
                 return None
+            names, columns = got
             t = self.tables[(w.id, obj.name)]
             objects[obj.name] = (names, _bound(dialect, [t.c[n].type for n in names], columns),
                                  list(map(len, lines)))
@@ -655,21 +670,16 @@ class ERPStore:
                 bulk_insert_columns(conn, table, [*names, "_doc_id"], [*values, owner],
                                     bound=True)
                 continue
-            rows = list(chain.from_iterable(lines))
-            if not rows:
+            if not any(lines):
                 continue
-            names = list(rows[0])
-            try:  # one list per column, straight from the lines (no copy of each line)
-                columns = [list(map(itemgetter(n), rows)) for n in names]
-            except KeyError:  # lines with other keys: SQLAlchemy's own handling
-                bulk_insert(conn, self.tables[(w.id, obj.name)],
-                            [{**ln, "_doc_id": doc_id}
-                             for doc_id, ls in zip(ids, lines) for ln in ls])
+            got = _line_columns(lines)
+            if got is None:  # lines with other keys: SQLAlchemy's own handling
+                bulk_insert(conn, table, [{**ln, "_doc_id": doc_id}
+                                          for doc_id, ls in zip(ids, lines) for ln in ls])
                 continue
-            columns.append(list(chain.from_iterable(
-                repeat(doc_id, len(ls)) for doc_id, ls in zip(ids, lines))))
-            bulk_insert_columns(conn, self.tables[(w.id, obj.name)], [*names, "_doc_id"],
-                                columns)
+            names, columns = got
+            owner = list(chain.from_iterable(map(repeat, ids, map(len, lines))))
+            bulk_insert_columns(conn, table, [*names, "_doc_id"], [*columns, owner])
 
     def _ids_by_key(self, conn: Connection, window_id: str, st: Table, keys: list[str]
                     ) -> Any:
