@@ -265,11 +265,13 @@ class Importer:
                     it.checked = checked
                 self._digest_early(items)
                 # the lines bound now, while the batches before are saved (the saves run
-                # one after another): the save only adds the documents' ids
-                self.bound_lines = self.ws.store.bind_lines(
-                    conn.dialect, sc.window, [it.checked[0] for it in items
-                                              if it.checked is not None
-                                              and it.checked[0] is not None])
+                # one after another): the save only adds the documents' ids. Validate
+                # only writes nothing.
+                if not self.validate_only:
+                    self.bound_lines = self.ws.store.bind_lines(
+                        conn.dialect, sc.window, [it.checked[0] for it in items
+                                                  if it.checked is not None
+                                                  and it.checked[0] is not None])
         return items
 
     def _digest_early(self, items: list[_Item]) -> None:
